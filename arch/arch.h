@@ -1,0 +1,64 @@
+/* What vmm/ asks of an architecture. vmm owns the process, the KVM fds, guest
+ * RAM and the bus; arch owns registers, interrupt controllers, firmware tables
+ * and boot entry. arch reaches back only through the callbacks given here. */
+#ifndef KVMINI_ARCH_ARCH_H
+#define KVMINI_ARCH_ARCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "guest_mem.h"
+#include "io.h"
+
+enum sys_event { SYS_EVENT_POWEROFF, SYS_EVENT_RESET, SYS_EVENT_PANIC };
+
+struct arch_host {
+	int kvm_fd, vm_fd;
+	struct guest_mem *mem;
+	int ncpus;
+	uint64_t mem_size;
+	/* Register a device window on the port-I/O or memory bus. 0 or -errno. */
+	int (*map_pio)(void *opaque, uint64_t base, uint64_t len, const struct io_ops *ops, void *dev);
+	int (*map_mmio)(void *opaque, uint64_t base, uint64_t len, const struct io_ops *ops, void *dev);
+	/* The guest asked to power off, reset, or reported a panic. */
+	void (*sys_event)(void *opaque, enum sys_event ev);
+	void *opaque;
+	void *priv;   /* the architecture's own VM state */
+};
+
+struct arch_boot {
+	const uint8_t *kernel;
+	size_t kernel_size;
+	const uint8_t *initrd;
+	size_t initrd_size;
+	const char *cmdline;
+};
+
+struct arch_ram_region {
+	uint64_t gpa, size;
+};
+
+/* RAM layout for mem_size bytes; returns the number of regions (<= max). */
+int arch_ram_regions(uint64_t mem_size, struct arch_ram_region *r, int max);
+
+/* Creates the VM-wide state: interrupt controllers, timers, platform devices. */
+int arch_vm_init(struct arch_host *h, char *err, size_t errlen);
+
+/* Loads the kernel and writes firmware tables. Errors name the bad option. */
+int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t errlen);
+
+/* Sets up vCPU number id (0 is the boot CPU) after KVM_CREATE_VCPU. */
+int arch_vcpu_init(struct arch_host *h, int vcpu_fd, int id, char *err, size_t errlen);
+
+/* The interrupt line behind a GSI / SPI number. */
+struct irq_line arch_irq_line(struct arch_host *h, uint32_t gsi);
+
+/* Dumps the vCPU's registers for a crash report. */
+void arch_vcpu_dump(int vcpu_fd, FILE *out);
+
+/* Is this vCPU running big-endian right now? (x86: never.) */
+int arch_vcpu_is_big_endian(int vcpu_fd);
+
+void arch_vm_destroy(struct arch_host *h);
+
+#endif

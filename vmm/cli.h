@@ -1,0 +1,38 @@
+/* The command line: parsed into a vm_config, or rejected with one message
+ * naming the bad argument (the caller prints it and exits 2). No file is
+ * opened here: parsing is pure so it can be unit-tested. */
+#ifndef KVMINI_VMM_CLI_H
+#define KVMINI_VMM_CLI_H
+
+#include <stdint.h>
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	uint64_t mem_size;
+	int ncpus;
+	enum console_kind console;
+	const char *console_path;
+	double timeout_s;          /* 0: none */
+	enum reboot_action on_reboot;
+};
+
+enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION };
+
+#define CLI_DEFAULT_MEM   (512ULL << 20)
+#define CLI_MIN_MEM       (16ULL << 20)
+#define CLI_MAX_MEM       (1ULL << 40)
+#define CLI_MAX_CPUS      64
+#define CLI_ERR_MAX       256
+
+/* Returns the action, or -EINVAL with a message in err. argv[0] is the
+ * program name. The strings in cfg point into argv. */
+int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errlen);
+
+extern const char cli_usage[];
+
+#endif

@@ -1,0 +1,138 @@
+/* vCPU threads: KVM_RUN and the exits that come back to user space. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include "vmm/exit.h"
+#include "vmm/vm.h"
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+
+	/* String I/O (rep outs/ins) arrives as count back-to-back accesses. */
+	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size)
+		bus_access(&v->vm->pio, r->io.port, data, r->io.size,
+			   r->io.direction == KVM_EXIT_IO_OUT);
+}
+
+static __attribute__((format(printf, 2, 3)))
+void crash(struct vcpu *v, const char *fmt, ...)
+{
+	char why[96];
+	char *dump = NULL;
+	size_t dlen = 0;
+	FILE *f = open_memstream(&dump, &dlen);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (f) {
+		fprintf(f, "vCPU %d registers:\n", v->id);
+		arch_vcpu_dump(v->fd, f);
+		fclose(f);
+	}
+	pthread_mutex_lock(&v->vm->exit_lock);
+	if (!v->vm->crash_dump) {
+		v->vm->crash_dump = dump;
+		dump = NULL;
+	}
+	pthread_mutex_unlock(&v->vm->exit_lock);
+	free(dump);
+	vm_request_exit(v->vm, KVMINI_EXIT_CRASH, "vCPU %d: %s", v->id, why);
+}
+
+static void handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_exit(v->vm, KVMINI_EXIT_POWEROFF, "guest powered off");
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_exit(v->vm, KVMINI_EXIT_REBOOT, "guest rebooted");
+		break;
+	case KVM_SYSTEM_EVENT_CRASH:
+		vm_request_exit(v->vm, KVMINI_EXIT_PANIC, "guest crashed (system event)");
+		break;
+	default:
+		crash(v, "unknown system event %u", v->run->system_event.type);
+	}
+}
+
+/* Returns 0 to keep running, 1 when this vCPU is done. */
+static int handle_exit(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return 0;
+	case KVM_EXIT_MMIO:
+		bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
+			   r->mmio.is_write);
+		return 0;
+	case KVM_EXIT_INTR:
+		return 0;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(v);
+		return 1;
+	case KVM_EXIT_SHUTDOWN:
+		crash(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+		return 1;
+	case KVM_EXIT_FAIL_ENTRY:
+		crash(v, "VM entry failed (hardware reason 0x%llx)",
+		      (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+		return 1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		crash(v, "KVM internal error (suberror %u)", r->internal.suberror);
+		return 1;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; ours has one, so a halt
+		 * reaching us means the guest stopped for good. */
+		crash(v, "halted with no way to wake it");
+		return 1;
+	default:
+		crash(v, "unexpected KVM exit reason %u", r->exit_reason);
+		return 1;
+	}
+}
+
+static void sigusr1_noop(int sig) {}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	struct sigaction sa = { .sa_handler = sigusr1_noop };
+	sigset_t set;
+
+	/* SIGUSR1 kicks this thread out of KVM_RUN (no SA_RESTART). */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			vm_request_exit(vm, KVMINI_EXIT_ERROR, "vCPU %d: KVM_RUN: %s", v->id,
+					strerror(errno));
+			break;
+		}
+		if (handle_exit(v))
+			break;
+	}
+	return NULL;
+}

@@ -1,0 +1,367 @@
+/* Building one VM, running its main loop, and tearing it down. The main
+ * thread waits in epoll for: the end of the VM, signals, the timeout, and
+ * console input; vCPU threads do the rest. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include "vmm/console.h"
+#include "vmm/exit.h"
+
+#define ERRLEN 256
+#define COM1_PORT 0x3F8
+#define COM1_GSI 4
+
+static int map_pio(void *opaque, uint64_t base, uint64_t len, const struct io_ops *ops, void *dev)
+{
+	return bus_map(&((struct vm *)opaque)->pio, base, len, ops, dev);
+}
+
+static int map_mmio(void *opaque, uint64_t base, uint64_t len, const struct io_ops *ops, void *dev)
+{
+	return bus_map(&((struct vm *)opaque)->mmio, base, len, ops, dev);
+}
+
+static void sys_event(void *opaque, enum sys_event ev)
+{
+	struct vm *vm = opaque;
+
+	switch (ev) {
+	case SYS_EVENT_POWEROFF:
+		vm_request_exit(vm, KVMINI_EXIT_POWEROFF, "guest powered off");
+		break;
+	case SYS_EVENT_RESET:
+		vm_request_exit(vm, KVMINI_EXIT_REBOOT, "guest rebooted");
+		break;
+	case SYS_EVENT_PANIC:
+		vm_request_exit(vm, KVMINI_EXIT_PANIC, "guest panicked (pvpanic)");
+		break;
+	}
+}
+
+static void uart_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(((struct vm *)opaque)->con, buf, len);
+}
+
+static int rx_efd = -1;
+
+static void uart_rx_space(void *opaque)
+{
+	uint64_t one = 1;
+	if (rx_efd >= 0 && write(rx_efd, &one, sizeof(one)) < 0) {
+		/* a full counter already means "wake up" */
+	}
+}
+
+static int setup_memory(struct vm *vm, char *err)
+{
+	struct arch_ram_region r[GM_MAX_REGIONS];
+	int n = arch_ram_regions(vm->cfg->mem_size, r, GM_MAX_REGIONS);
+	uint64_t off = 0;
+
+	vm->ram_size = vm->cfg->mem_size;
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		snprintf(err, ERRLEN, "--memory: cannot allocate %llu MiB: %s",
+			 (unsigned long long)(vm->ram_size >> 20), strerror(errno));
+		return -ENOMEM;
+	}
+	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	for (int i = 0; i < n; i++) {
+		struct kvm_userspace_memory_region m = {
+			.slot = (uint32_t)i, .guest_phys_addr = r[i].gpa,
+			.memory_size = r[i].size, .userspace_addr = (uintptr_t)(vm->ram + off),
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
+			snprintf(err, ERRLEN, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+			return -errno;
+		}
+		gm_add_region(&vm->mem, r[i].gpa, r[i].size, vm->ram + off);
+		off += r[i].size;
+	}
+	return 0;
+}
+
+static int create_vcpus(struct vm *vm, char *err)
+{
+	for (int i = 0; i < vm->cfg->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		*v = (struct vcpu){ .vm = vm, .id = i, .fd = -1 };
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			snprintf(err, ERRLEN, "--cpus: cannot create vCPU %d: %s", i, strerror(errno));
+			return -errno;
+		}
+		vm->nr_vcpus = i + 1;
+		v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			v->run = NULL;
+			snprintf(err, ERRLEN, "vCPU %d: cannot map kvm_run: %s", i, strerror(errno));
+			return -errno;
+		}
+		int r = arch_vcpu_init(&vm->arch, v->fd, i, err, ERRLEN);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int vm_build(struct vm *vm, int kvm_fd, const struct boot_files *f, char *err)
+{
+	int r;
+
+	vm->kvm_fd = kvm_fd;
+	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		snprintf(err, ERRLEN, "KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	vm->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		snprintf(err, ERRLEN, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EIO;
+	}
+	if ((r = setup_memory(vm, err)))
+		return r;
+	vm->arch = (struct arch_host){
+		.kvm_fd = kvm_fd, .vm_fd = vm->vm_fd, .mem = &vm->mem,
+		.ncpus = vm->cfg->ncpus, .mem_size = vm->ram_size,
+		.map_pio = map_pio, .map_mmio = map_mmio, .sys_event = sys_event, .opaque = vm,
+	};
+	if ((r = arch_vm_init(&vm->arch, err, ERRLEN)))
+		return r;
+	uart_init(&vm->uart, arch_irq_line(&vm->arch, COM1_GSI),
+		  (struct uart_sink){ uart_tx, uart_rx_space, vm });
+	if ((r = bus_map(&vm->pio, COM1_PORT, UART_NR_REGS, &uart_io_ops, &vm->uart))) {
+		snprintf(err, ERRLEN, "cannot map the UART: %s", strerror(-r));
+		return r;
+	}
+	struct arch_boot b = {
+		.kernel = f->kernel, .kernel_size = f->kernel_size,
+		.initrd = f->initrd, .initrd_size = f->initrd_size,
+		.cmdline = vm->cfg->cmdline,
+	};
+	if ((r = arch_load(&vm->arch, &b, err, ERRLEN)))
+		return r;
+	return create_vcpus(vm, err);
+}
+
+static void vm_stop_vcpus(struct vm *vm)
+{
+	atomic_store(&vm->stopping, 1);
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		/* immediate_exit covers a thread that is about to enter KVM_RUN;
+		 * the signal covers one already inside it. */
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, SIGUSR1);
+	}
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = 0;
+	}
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	vm_stop_vcpus(vm);
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, (size_t)vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	arch_vm_destroy(&vm->arch);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	uart_destroy(&vm->uart);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	free(vm->crash_dump);
+	pthread_mutex_destroy(&vm->exit_lock);
+}
+
+static void feed_uart(struct vm *vm)
+{
+	struct console *c = vm->con;
+	size_t n = uart_receive(&vm->uart, c->pending, c->npending);
+
+	memmove(c->pending, c->pending + n, c->npending - n);
+	c->npending -= n;
+}
+
+static int start_timer(double seconds)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	struct itimerspec its = { 0 };
+
+	if (fd < 0)
+		return -1;
+	its.it_value.tv_sec = (time_t)seconds;
+	its.it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
+static void on_signal(struct vm *vm, int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	switch (si.ssi_signo) {
+	case SIGINT:
+		vm_request_exit(vm, KVMINI_EXIT_SIGINT, "stopped by SIGINT");
+		break;
+	case SIGTERM:
+		vm_request_exit(vm, KVMINI_EXIT_SIGTERM, "stopped by SIGTERM");
+		break;
+	case SIGHUP:
+		vm_request_exit(vm, KVMINI_EXIT_SIGHUP, "stopped by SIGHUP");
+		break;
+	}
+}
+
+enum { EV_EXIT, EV_SIGNAL, EV_TIMER, EV_INPUT, EV_RXSPACE };
+
+static void epoll_add(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = tag };
+	if (fd >= 0)
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void main_loop(struct vm *vm, int sig_fd)
+{
+	struct console *c = vm->con;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int tfd = vm->cfg->timeout_s > 0 ? start_timer(vm->cfg->timeout_s) : -1;
+	int input_on = c->in_fd >= 0;
+
+	epoll_add(ep, vm->exit_efd, EV_EXIT);
+	epoll_add(ep, sig_fd, EV_SIGNAL);
+	epoll_add(ep, tfd, EV_TIMER);
+	epoll_add(ep, rx_efd, EV_RXSPACE);
+	if (input_on)
+		epoll_add(ep, c->in_fd, EV_INPUT);
+
+	while (atomic_load(&vm->exit_status) < 0) {
+		struct epoll_event ev[8];
+		/* Input the UART could not take yet is retried every 20 ms. */
+		int n = epoll_wait(ep, ev, 8, c->npending ? 20 : -1);
+		uint64_t cnt;
+
+		for (int i = 0; i < n; i++) {
+			switch (ev[i].data.u64) {
+			case EV_SIGNAL:
+				on_signal(vm, sig_fd);
+				break;
+			case EV_TIMER:
+				vm_request_exit(vm, KVMINI_EXIT_TIMEOUT, "--timeout: %g s expired",
+						vm->cfg->timeout_s);
+				break;
+			case EV_INPUT:
+				if (console_read_input(c) <= 0 || c->in_fd < 0) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+					input_on = 0;
+				}
+				if (c->quit)
+					vm_request_exit(vm, KVMINI_EXIT_SIGINT, "quit with Ctrl-A x");
+				break;
+			case EV_RXSPACE:
+				if (read(rx_efd, &cnt, sizeof(cnt)) < 0)
+					break;
+				break;
+			default:
+				break;
+			}
+		}
+		if (c->npending)
+			feed_uart(vm);
+		/* Stop reading input while our buffer is full; resume when it drains. */
+		if (input_on && c->npending == sizeof(c->pending)) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, c->in_fd, NULL);
+			input_on = 0;
+		} else if (!input_on && c->in_fd >= 0 && c->npending < sizeof(c->pending) / 2) {
+			epoll_add(ep, c->in_fd, EV_INPUT);
+			input_on = 1;
+		}
+	}
+	if (tfd >= 0)
+		close(tfd);
+	close(ep);
+}
+
+static int start_vcpus(struct vm *vm, char *err)
+{
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		int r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (r) {
+			snprintf(err, ERRLEN, "cannot start vCPU thread %d: %s", i, strerror(r));
+			return -r;
+		}
+		vm->vcpus[i].started = 1;
+	}
+	return 0;
+}
+
+int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
+	   const struct boot_files *files, struct vm_outcome *out)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));   /* large: the vCPU array */
+	char err[ERRLEN] = "";
+
+	if (!vm) {
+		snprintf(out->reason, sizeof(out->reason), "out of memory");
+		return out->status = KVMINI_EXIT_ERROR;
+	}
+	vm->cfg = cfg;
+	vm->con = con;
+	vm->vm_fd = -1;
+	atomic_init(&vm->exit_status, -1);
+	pthread_mutex_init(&vm->exit_lock, NULL);
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (vm->exit_efd < 0 || rx_efd < 0 || vm_build(vm, kvm_fd, files, err) ||
+	    start_vcpus(vm, err)) {
+		vm_request_exit(vm, KVMINI_EXIT_ERROR, "%s", err[0] ? err : strerror(errno));
+	} else {
+		main_loop(vm, sig_fd);
+	}
+	vm_stop_vcpus(vm);
+	out->status = atomic_load(&vm->exit_status);
+	snprintf(out->reason, sizeof(out->reason), "%s", vm->exit_reason);
+	out->crash_dump = vm->crash_dump;
+	vm->crash_dump = NULL;
+	vm_destroy(vm);
+	free(vm);
+	close(rx_efd);
+	rx_efd = -1;
+	return out->status;
+}

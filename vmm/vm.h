@@ -1,0 +1,71 @@
+/* One virtual machine: KVM fds, guest RAM, buses, vCPU threads and the one
+ * place where "the VM is over, with this status" is decided (first wins). */
+#ifndef KVMINI_VMM_VM_H
+#define KVMINI_VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arch/arch.h"
+#include "guest_mem.h"
+#include "serial/uart16550.h"
+#include "vmm/bus.h"
+#include "vmm/cli.h"
+
+struct console;
+
+struct vcpu {
+	struct vm *vm;
+	int id, fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct console *con;
+	int kvm_fd, vm_fd;
+	int run_size;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct arch_host arch;
+	struct vcpu vcpus[CLI_MAX_CPUS];
+	int nr_vcpus;
+	struct uart16550 uart;
+
+	atomic_int exit_status;      /* -1 while running */
+	atomic_int stopping;
+	int exit_efd;                /* eventfd: wakes the main loop on exit */
+	char exit_reason[128];
+	char *crash_dump;            /* registers of a crashed vCPU, printed at exit */
+	pthread_mutex_t exit_lock;
+};
+
+struct boot_files {
+	const uint8_t *kernel, *initrd;
+	size_t kernel_size, initrd_size;
+};
+
+struct vm_outcome {
+	int status;
+	char reason[128];
+	char *crash_dump;    /* malloc'd register dump of a crashed vCPU, or NULL */
+};
+
+/* Builds and runs one VM until it ends; returns its exit status (also in
+ * out, with the reason). A failure to build is KVMINI_EXIT_ERROR. */
+int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
+	   const struct boot_files *files, struct vm_outcome *out);
+
+/* Ends the VM with status (the first caller wins) and says why. */
+void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void *vcpu_thread(void *arg);
+
+#endif
