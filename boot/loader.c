@@ -186,8 +186,15 @@ int x86_boot_load(struct guest_mem *gm, const struct x86_boot_layout *L,
 
 	memset(r, 0, sizeof(*r));
 	ret = load_kernel(gm, L, kernel, ksize, &bi, r, &initrd_limit, &cmdline_max, err, errlen);
-	if (ret)
+	if (ret) {
+		/* Every loader message names the option it is about. */
+		if (strncmp(err, "--", 2)) {
+			char why[BOOT_ERR_MAX];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "--kernel: %s", why);
+		}
 		return ret;
+	}
 	if (initrd_limit > L->lowmem_end)
 		initrd_limit = L->lowmem_end;
 	if (isize) {

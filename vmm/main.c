@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -87,15 +88,25 @@ static int run(const struct vm_config *cfg)
 		return die(err);
 	}
 	sig_fd = setup_signals();
+	struct timespec deadline = { 0 };
+	if (cfg->timeout_s > 0) {
+		/* One deadline for the whole run, across --on-reboot restarts. */
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		double t = (double)deadline.tv_sec + deadline.tv_nsec / 1e9 + cfg->timeout_s;
+		deadline.tv_sec = (time_t)t;
+		deadline.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+	}
 	for (;;) {
 		struct vm_outcome out = { 0 };
-		status = vm_run(cfg, &con, kvm_fd, sig_fd, &f, &out);
+		status = vm_run(cfg, &con, kvm_fd, sig_fd, &deadline, &f, &out);
 		if (status == KVMINI_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART) {
 			free(out.crash_dump);
 			continue;
 		}
 		console_close(&con);
-		if (status != KVMINI_EXIT_POWEROFF)
+		if (status == KVMINI_EXIT_ERROR)
+			fprintf(stderr, "kvmini: %s\n", out.reason);
+		else if (status != KVMINI_EXIT_POWEROFF)
 			fprintf(stderr, "kvmini: %s (exit status %d)\n", out.reason, status);
 		if (out.crash_dump)
 			fputs(out.crash_dump, stderr);

@@ -213,18 +213,13 @@ static void feed_uart(struct vm *vm)
 	c->npending -= n;
 }
 
-static int start_timer(double seconds)
+static int start_timer(const struct timespec *deadline)
 {
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	struct itimerspec its = { 0 };
+	struct itimerspec its = { .it_value = *deadline };
 
-	if (fd < 0)
-		return -1;
-	its.it_value.tv_sec = (time_t)seconds;
-	its.it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-		its.it_value.tv_nsec = 1;
-	timerfd_settime(fd, 0, &its, NULL);
+	if (fd >= 0)
+		timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
 	return fd;
 }
 
@@ -260,7 +255,7 @@ static void main_loop(struct vm *vm, int sig_fd)
 {
 	struct console *c = vm->con;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	int tfd = vm->cfg->timeout_s > 0 ? start_timer(vm->cfg->timeout_s) : -1;
+	int tfd = vm->deadline->tv_sec ? start_timer(vm->deadline) : -1;
 	int input_on = c->in_fd >= 0;
 
 	epoll_add(ep, vm->exit_efd, EV_EXIT);
@@ -331,7 +326,8 @@ static int start_vcpus(struct vm *vm, char *err)
 }
 
 int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
-	   const struct boot_files *files, struct vm_outcome *out)
+	   const struct timespec *deadline, const struct boot_files *files,
+	   struct vm_outcome *out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));   /* large: the vCPU array */
 	char err[ERRLEN] = "";
@@ -342,6 +338,7 @@ int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig
 	}
 	vm->cfg = cfg;
 	vm->con = con;
+	vm->deadline = deadline;
 	vm->vm_fd = -1;
 	atomic_init(&vm->exit_status, -1);
 	pthread_mutex_init(&vm->exit_lock, NULL);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "arch/arch.h"
 #include "guest_mem.h"
@@ -44,6 +45,7 @@ struct vm {
 	char exit_reason[128];
 	char *crash_dump;            /* registers of a crashed vCPU, printed at exit */
 	pthread_mutex_t exit_lock;
+	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
 };
 
 struct boot_files {
@@ -60,7 +62,8 @@ struct vm_outcome {
 /* Builds and runs one VM until it ends; returns its exit status (also in
  * out, with the reason). A failure to build is KVMINI_EXIT_ERROR. */
 int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
-	   const struct boot_files *files, struct vm_outcome *out);
+	   const struct timespec *deadline, const struct boot_files *files,
+	   struct vm_outcome *out);
 
 /* Ends the VM with status (the first caller wins) and says why. */
 void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
