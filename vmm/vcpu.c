@@ -12,15 +12,51 @@
 #include "vmm/exit.h"
 #include "vmm/vm.h"
 
+/* KVMINI_TRACE=unhandled logs accesses no device claimed; =all logs every
+ * port and MMIO access. For finding out what a guest expects. */
+static int trace_level(void)
+{
+	static int level = -1;
+	if (level < 0) {
+		const char *t = getenv("KVMINI_TRACE");
+		level = !t ? 0 : !strcmp(t, "all") ? 2 : 1;
+	}
+	return level;
+}
+
+static void trace(const char *space, uint64_t addr, const uint8_t *data, uint32_t len,
+		  int is_write, int unhandled)
+{
+	uint64_t v = 0;
+
+	if (trace_level() < (unhandled ? 1 : 2))
+		return;
+	for (uint32_t i = 0; i < len && i < 8; i++)
+		v |= (uint64_t)data[i] << (8 * i);
+	fprintf(stderr, "kvmini: trace: %s %s 0x%llx len %u %s 0x%llx%s\n", space,
+		is_write ? "write" : "read", (unsigned long long)addr, len,
+		is_write ? "<-" : "->", (unsigned long long)v, unhandled ? " (unhandled)" : "");
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	int is_write = r->io.direction == KVM_EXIT_IO_OUT;
 
 	/* String I/O (rep outs/ins) arrives as count back-to-back accesses. */
-	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size)
-		bus_access(&v->vm->pio, r->io.port, data, r->io.size,
-			   r->io.direction == KVM_EXIT_IO_OUT);
+	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size) {
+		int rc = bus_access(&v->vm->pio, r->io.port, data, r->io.size, is_write);
+		trace("pio", r->io.port, data, r->io.size, is_write, rc != 0);
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *r = v->run;
+	int rc = bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
+			    r->mmio.is_write);
+	trace("mmio", r->mmio.phys_addr, r->mmio.data, r->mmio.len, r->mmio.is_write, rc != 0);
 }
 
 static __attribute__((format(printf, 2, 3)))
@@ -77,8 +113,7 @@ static int handle_exit(struct vcpu *v)
 		handle_io(v);
 		return 0;
 	case KVM_EXIT_MMIO:
-		bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
-			   r->mmio.is_write);
+		handle_mmio(v);
 		return 0;
 	case KVM_EXIT_INTR:
 		return 0;

@@ -17,7 +17,8 @@
 #define X86_CMDLINE_MAX      4096ULL
 #define X86_EBDA_START       0x9FC00ULL  /* [EBDA, 1 MiB) is reserved in E820 */
 #define X86_ACPI_ADDR        0xE0000ULL  /* RSDP must sit in 0xE0000..0xFFFFF for legacy scans */
-#define X86_ACPI_SIZE        0x20000ULL
+#define X86_ACPI_SIZE        0x10000ULL
+#define X86_RESET_VECTOR     0xFFFF0ULL  /* where a real-mode reset (f000:fff0) lands */
 #define X86_HIMEM_START      0x100000ULL /* 1 MiB: bzImage protected-mode code */
 
 /* The 32-bit hole: RAM stops here and resumes at 4 GiB. */

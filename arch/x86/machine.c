@@ -156,6 +156,22 @@ void arch_vm_destroy(struct arch_host *h)
 	h->priv = NULL;
 }
 
+/* There is no BIOS, but Linux may still jump to the reset vector: on a
+ * hardware-reduced ACPI machine it prefers EFI reboot and, with no EFI
+ * runtime, falls back to machine_real_restart() -> f000:fff0. Firmware
+ * would reset the machine there, so we do: write the ACPI reset register. */
+static int write_reset_stub(struct guest_mem *gm)
+{
+	static const uint8_t stub[] = {
+		0xB0, X86_RESET_VALUE,                          /* mov al, value */
+		0xBA, X86_PORT_RESET & 0xFF, X86_PORT_RESET >> 8, /* mov dx, port */
+		0xEE,                                           /* out dx, al */
+		0xF4,                                           /* hlt */
+		0xEB, 0xFD,                                     /* jmp hlt */
+	};
+	return gm_write(gm, X86_RESET_VECTOR, stub, sizeof(stub));
+}
+
 /* GDT: null, null, code (64- or 32-bit), data, TSS; identity map of 4 GiB. */
 static int write_boot_tables(struct guest_mem *gm, int long_mode)
 {
@@ -164,7 +180,7 @@ static int write_boot_tables(struct guest_mem *gm, int long_mode)
 	uint8_t *pdpt = gm_ptr(gm, X86_PDPT_ADDR, 0x1000);
 	uint8_t *pd = gm_ptr(gm, X86_PD_ADDR, 4 * 0x1000);
 
-	if (!gdt || !pml4 || !pdpt || !pd)
+	if (!gdt || !pml4 || !pdpt || !pd || write_reset_stub(gm))
 		return -EFAULT;
 	le64_put(gdt + 0, 0);
 	le64_put(gdt + 8, 0);

@@ -1,0 +1,250 @@
+#!/bin/sh
+# images/build-guest.sh — build the x86_64 guest kernel images and initramfs.
+#
+# Usage:
+#   images/build-guest.sh            build (or reuse) the images in the cache
+#   images/build-guest.sh --force    rebuild even if the cache is up to date
+#   images/build-guest.sh --print    print the output directory and exit
+#
+# Everything lives outside the repository, in
+#   ${KVMINI_CACHE:-$HOME/.cache/kvmini}/
+#     dl/                       downloaded .deb files
+#     x86_64/bzImage            Debian cloud kernel (linux-image-*-cloud-amd64)
+#     x86_64/vmlinux            the ELF inside the bzImage (carries the PVH note)
+#     x86_64/modules/           virtio, pvpanic and kvm modules (flat, *.ko),
+#                               modules.dep, guest.order and kvm.order (the
+#                               load order, dependencies first)
+#     x86_64/busybox            busybox-static (also used by the nested lab)
+#     x86_64/kernel.release     `uname -r` of the kernel
+#     x86_64/guest-initrd.cpio.gz   busybox initramfs for a guest
+#     x86_64/.stamp             what the above were built from
+#
+# The kernel package is resolved from the meta package linux-image-cloud-amd64
+# (override with KVMINI_KERNEL_PKG=linux-image-6.1.0-NN-cloud-amd64). The work
+# is skipped when .stamp matches the package versions and this script.
+# Needs: apt-get/apt-cache (Debian), dpkg-deb, lz4, cpio, gzip, readelf
+# (binutils). Run images/install-deps.sh first on a fresh machine. Root is not
+# required (apt-get download works as any user).
+#
+# The guest's /init:
+#   mounts proc, sys, devtmpfs; loads virtio + pvpanic modules; prints
+#     KVMINI-GUEST-UP cpus=<N> kernel=<uname -r>
+#   then, if the kernel command line had "-- <command>", runs sh -c "<command>"
+#   and prints KVMINI-GUEST-CMD-EXIT <rc>; otherwise starts a shell on the
+#   console. Finally it powers off (poweroff -f).
+#   Example cmdline: "console=ttyS0 quiet panic=-1 -- cat /proc/interrupts"
+set -eu
+
+ARCH=x86_64
+META_PKG=linux-image-cloud-amd64
+CACHE=${KVMINI_CACHE:-$HOME/.cache/kvmini}
+OUT=$CACHE/$ARCH
+DL=$CACHE/dl
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+# Modules the guest initramfs loads, and the ones the nested lab's L1 needs.
+GUEST_MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev
+  virtio_pci virtio_mmio virtio_blk failover net_failover virtio_net
+  pvpanic pvpanic_mmio pvpanic_pci"
+KVM_MODULES="irqbypass kvm kvm_amd kvm_intel"
+
+FORCE=0
+case "${1:-}" in
+--force) FORCE=1 ;;
+--print) echo "$OUT"; exit 0 ;;
+-h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "build-guest.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
+
+log() { echo "build-guest: $*" >&2; }
+die() { echo "build-guest: error: $*" >&2; exit 1; }
+
+for t in apt-cache apt-get dpkg-deb lz4 cpio gzip readelf; do
+	command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run images/install-deps.sh"
+done
+
+# --- resolve package versions -------------------------------------------------
+pkg_version() {
+	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
+}
+KPKG=${KVMINI_KERNEL_PKG:-$(apt-cache depends "$META_PKG" 2>/dev/null |
+	sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)}
+[ -n "$KPKG" ] || die "cannot resolve $META_PKG to a kernel package (run apt-get update?)"
+KVER=$(pkg_version "$KPKG")
+BBVER=$(pkg_version busybox-static)
+[ -n "$KVER" ] && [ -n "$BBVER" ] || die "no version for $KPKG or busybox-static (run apt-get update?)"
+SCRIPT_SUM=$(cksum <"$SELF" | cut -d' ' -f1)
+STAMP="kernel=$KPKG/$KVER busybox=$BBVER script=$SCRIPT_SUM"
+
+if [ $FORCE = 0 ] && [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] &&
+	[ -f "$OUT/bzImage" ] && [ -f "$OUT/vmlinux" ] && [ -f "$OUT/guest-initrd.cpio.gz" ]; then
+	log "up to date ($STAMP) in $OUT"
+	exit 0
+fi
+log "building from $KPKG $KVER and busybox-static $BBVER"
+
+# --- download -------------------------------------------------------------------
+mkdir -p "$DL" "$CACHE"
+# Debian file names escape the epoch colon as %3a.
+deb_path() { echo "$DL/${1}_$(echo "$2" | sed 's/:/%3a/')_amd64.deb"; }
+fetch() {
+	f=$(deb_path "$1" "$2")
+	if [ ! -s "$f" ]; then
+		log "downloading $1=$2"
+		# apt-get download writes into the current directory; as root it warns
+		# that _apt cannot write there, which is harmless.
+		(cd "$DL" && apt-get download -q "$1=$2" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
+			die "apt-get download $1=$2 failed"
+		[ -s "$f" ] || die "download of $1=$2 did not produce $f"
+	fi
+	echo "$f"
+}
+KDEB=$(fetch "$KPKG" "$KVER")
+BBDEB=$(fetch busybox-static "$BBVER")
+
+TMP=$(mktemp -d "$CACHE/.build.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT INT TERM
+NEW=$TMP/out
+mkdir -p "$NEW/modules"
+
+log "unpacking"
+dpkg-deb -x "$KDEB" "$TMP/k"
+dpkg-deb -x "$BBDEB" "$TMP/bb"
+cp "$TMP/bb/bin/busybox" "$NEW/busybox"
+REL=$(ls "$TMP/k/lib/modules" | head -n1)
+[ -n "$REL" ] || die "no lib/modules in $KDEB"
+echo "$REL" >"$NEW/kernel.release"
+cp "$TMP/k/boot/vmlinuz-$REL" "$NEW/bzImage"
+
+# --- vmlinux: the ELF inside the bzImage ---------------------------------------------
+# Boot protocol (Documentation/arch/x86/boot.rst): setup_sects at 0x1f1 (0
+# means 4), payload_offset (u32 at 0x248) and payload_length (u32 at 0x24c)
+# relative to the protected-mode code, which starts at (setup_sects+1)*512.
+u8() { od -An -tu1 -j "$2" -N1 "$1" | tr -d ' '; }
+u32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; } # host is little-endian x86_64
+BZ=$NEW/bzImage
+[ "$(dd if="$BZ" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || die "bzImage has no HdrS header"
+SS=$(u8 "$BZ" 497)
+[ "$SS" = 0 ] && SS=4
+POFF=$(u32 "$BZ" 584)
+PLEN=$(u32 "$BZ" 588)
+START=$(((SS + 1) * 512 + POFF))
+log "payload: setup_sects=$SS offset=$START length=$PLEN"
+tail -c +$((START + 1)) "$BZ" | head -c "$PLEN" >"$TMP/payload"
+MAGIC=$(od -An -tx1 -N4 "$TMP/payload" | tr -d ' ')
+case "$MAGIC" in
+02214c18) # LZ4 legacy frame. The kernel appends the 4-byte uncompressed size,
+	# which lz4 reads as a bogus block header: it reports an error after
+	# writing all data, so judge the result by its ELF header instead.
+	lz4 -dc <"$TMP/payload" >"$NEW/vmlinux" 2>"$TMP/lz4.err" || true ;;
+1f8b*) gzip -dc <"$TMP/payload" >"$NEW/vmlinux" 2>/dev/null || true ;;
+fd377a58*) xz -dc <"$TMP/payload" >"$NEW/vmlinux" 2>/dev/null || true ;;
+28b52ffd) zstd -dc <"$TMP/payload" >"$NEW/vmlinux" 2>/dev/null || true ;;
+*) die "unknown payload compression (magic $MAGIC)" ;;
+esac
+[ "$(od -An -c -N4 "$NEW/vmlinux" | tr -d ' ')" = '177ELF' ] || {
+	cat "$TMP/lz4.err" >&2 2>/dev/null || true
+	die "payload did not decompress to an ELF"
+}
+readelf -n "$NEW/vmlinux" | grep -Eq 'Unknown note type: \(0x00000012\)|PHYS32_ENTRY' ||
+	die "vmlinux has no Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY, type 0x12)"
+log "vmlinux: ELF with PVH entry note, $(wc -c <"$NEW/vmlinux") bytes"
+
+# --- modules --------------------------------------------------------------------------
+KMOD=$TMP/k/lib/modules/$REL
+# Map module name -> file; names treat '-' and '_' alike.
+# Index "name path" once (names with '_' for '-'): the lookups below are many.
+find "$KMOD" -name '*.ko*' | awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); print n, $0 }' >"$TMP/modindex"
+mod_file() {
+	awk -v n="$(echo "$1" | tr - _)" '$1 == n { print $2; found = 1; exit } END { exit !found }' "$TMP/modindex"
+}
+# The module as a plain .ko in $NEW/modules (decompressing .ko.xz/.ko.zst/.ko.gz).
+mod_stage() {
+	local f b
+	f=$1
+	b=$(basename "$f"); b=${b%%.ko*}.ko
+	case "$f" in
+	*.ko.xz) xz -dc "$f" >"$NEW/modules/$b" ;;
+	*.ko.zst) zstd -qdc "$f" >"$NEW/modules/$b" ;;
+	*.ko.gz) gzip -dc "$f" >"$NEW/modules/$b" ;;
+	*) cp "$f" "$NEW/modules/$b" ;;
+	esac
+	echo "$b"
+}
+mod_depends() { readelf -p .modinfo "$NEW/modules/$1" 2>/dev/null | sed -n 's/.*depends=//p' | tr , ' '; }
+# Depth-first: dependencies before dependants. Appends to $2 (an order file).
+SEEN=" "
+add_module() {
+	local n f b deps dlist d # recursive: dash and busybox sh support local
+	n=$(echo "$1" | tr - _)
+	case "$SEEN" in *" $n "*) return 0 ;; esac
+	SEEN="$SEEN$n "
+	f=$(mod_file "$n") || { log "note: no module $n in this kernel (built in or absent)"; return 0; }
+	b=$(mod_stage "$f")
+	deps=$(mod_depends "$b")
+	dlist=""
+	for d in $deps; do
+		add_module "$d" "$2"
+		dlist="$dlist $(basename "$(mod_file "$d")" | sed 's/\.ko.*/.ko/')"
+	done
+	echo "$b:$dlist" >>"$NEW/modules/modules.dep"
+	echo "$b" >>"$2"
+}
+: >"$NEW/modules/modules.dep"
+: >"$TMP/guest.order"
+: >"$TMP/kvm.order"
+for m in $GUEST_MODULES; do add_module "$m" "$TMP/guest.order"; done
+SEEN=" " # the kvm list is independent of the guest list
+for m in $KVM_MODULES; do add_module "$m" "$TMP/kvm.order"; done
+sort -u "$NEW/modules/modules.dep" -o "$NEW/modules/modules.dep"
+cp "$TMP/guest.order" "$NEW/modules/guest.order"
+cp "$TMP/kvm.order" "$NEW/modules/kvm.order"
+log "guest modules: $(tr '\n' ' ' <"$NEW/modules/guest.order")"
+log "kvm modules: $(tr '\n' ' ' <"$NEW/modules/kvm.order")"
+
+# --- guest initramfs --------------------------------------------------------------------
+R=$TMP/root
+mkdir -p "$R/bin" "$R/sbin" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/root" "$R/lib/modules"
+cp "$NEW/busybox" "$R/bin/busybox"
+for a in $("$R/bin/busybox" --list); do
+	[ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
+done
+while read -r m; do cp "$NEW/modules/$m" "$R/lib/modules/"; done <"$NEW/modules/guest.order"
+cp "$NEW/modules/guest.order" "$R/lib/modules/load.order"
+# The kernel's built-in initramfs already has /dev/console; add it anyway when
+# we can (root), so the archive also works with a kernel that lacks one.
+mknod -m 600 "$R/dev/console" c 5 1 2>/dev/null || true
+cat >"$R/init" <<'EOF'
+#!/bin/sh
+# kvmini guest init (images/build-guest.sh). Arguments after " -- " on the
+# kernel command line form a command run with sh -c.
+export PATH=/bin:/sbin HOME=/root TERM=${TERM:-linux}
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+while read -r m; do
+	insmod "/lib/modules/$m" 2>/dev/null
+done </lib/modules/load.order
+echo "KVMINI-GUEST-UP cpus=$(grep -c '^processor' /proc/cpuinfo) kernel=$(uname -r)"
+if [ $# -gt 0 ]; then
+	sh -c "$*"
+	echo "KVMINI-GUEST-CMD-EXIT $?"
+else
+	echo "kvmini guest shell; exit it to power off"
+	setsid cttyhack sh -l
+fi
+sync
+poweroff -f
+EOF
+chmod 755 "$R/init"
+(cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -9n >"$NEW/guest-initrd.cpio.gz"
+log "guest initrd: $(wc -c <"$NEW/guest-initrd.cpio.gz") bytes"
+
+echo "$STAMP" >"$NEW/.stamp"
+rm -rf "$OUT.old"
+[ -d "$OUT" ] && mv "$OUT" "$OUT.old"
+mv "$NEW" "$OUT"
+rm -rf "$OUT.old"
+log "done: $OUT"

@@ -1,0 +1,99 @@
+#!/bin/bash
+# tests/lab/lab.sh — run the Linux boot scenarios against a kvmini binary.
+#
+# Usage:
+#   tests/lab/lab.sh --arch x86_64 --kvmini PATH --results FILE
+#                    [--scenarios DIR] [--timeout SECS] [--pass-if-complete]
+#
+#   --scenarios  default tests/lab/scenarios/<arch>; every NN-name.sh in it
+#                runs in order (busybox sh in the lab), exit 0 = pass
+#   --timeout    time limit per scenario (default 240); the whole L1 run is
+#                limited to KVMINI_LAB_TOTAL_TIMEOUT (default 1400) seconds
+#   --pass-if-complete  exit 0 once the run reached LAB-DONE even if scenarios
+#                failed (for ctest: a failed fixture setup would stop the
+#                per-scenario tests, which report the failures instead)
+#
+# Two modes (see lab-common.sh; KVMINI_LAB=0/1 forces one):
+#   direct  the host's /dev/kvm is hardware-backed: scenarios run here.
+#   lab     otherwise: an L1 Debian cloud kernel boots under
+#           qemu-system-x86_64 (TCG) with an initramfs holding busybox, the
+#           kvm modules, kvmini (+ its libraries), the L2 images and the
+#           scenarios; L1 loads kvm-amd and runs them with real KVM.
+# Output: FILE.log has the whole console (L1's in lab mode), FILE the lines
+#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<s>
+# Exit status: 0 all passed; 1 a scenario failed or the run did not reach
+# LAB-DONE; 2 usage or set-up error.
+# Scenario environment: KVMINI BZIMAGE VMLINUX INITRD (L2 guest initrd),
+#   WORK (scratch dir, tmpfs in the lab), LAB_DIRECT (1 in direct mode).
+# Guest images come from images/build-guest.sh (built on first use).
+set -u
+LAB_PROG=lab.sh
+. "$(dirname "$0")/lab-common.sh"
+
+ARCH=x86_64 KVMINI="" RESULTS="" SCEN="" LIMIT=240 COMPLETE_OK=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--arch) ARCH=${2:?}; shift 2 ;;
+	--kvmini) KVMINI=${2:?}; shift 2 ;;
+	--results) RESULTS=${2:?}; shift 2 ;;
+	--scenarios) SCEN=${2:?}; shift 2 ;;
+	--timeout) LIMIT=${2:?}; shift 2 ;;
+	--pass-if-complete) COMPLETE_OK=1; shift ;;
+	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) lab_die "unknown argument '$1' (try --help)" ;;
+	esac
+done
+[ "$ARCH" = x86_64 ] || lab_die "--arch $ARCH: only x86_64 is supported so far"
+[ -n "$KVMINI" ] || lab_die "--kvmini PATH is required"
+[ -x "$KVMINI" ] || lab_die "--kvmini: '$KVMINI' is not an executable"
+[ -n "$RESULTS" ] || lab_die "--results FILE is required"
+[[ "$LIMIT" =~ ^[0-9]+$ ]] || lab_die "--timeout: '$LIMIT' is not a number of seconds"
+SCEN=${SCEN:-$LAB_DIR/scenarios/$ARCH}
+[ -d "$SCEN" ] || lab_die "--scenarios: '$SCEN' is not a directory"
+KVMINI=$(realpath "$KVMINI")
+SCEN=$(realpath "$SCEN")
+mkdir -p "$(dirname "$RESULTS")"
+RESULTS=$(realpath "$RESULTS")
+LOG=$RESULTS.log
+: >"$RESULTS"
+
+lab_images
+lab_mode
+MODE=$LAB_MODE
+nscen=$(ls "$SCEN"/[0-9]*.sh 2>/dev/null | wc -l)
+echo "lab.sh: mode: $MODE ($LAB_MODE_WHY); $nscen scenario(s) from $SCEN; limit ${LIMIT}s each"
+t0=$(date +%s)
+
+if [ "$MODE" = direct ]; then
+	work=$(mktemp -d "${TMPDIR:-/tmp}/kvmini-lab.XXXXXX")
+	trap 'rm -rf "$work"' EXIT
+	KVMINI=$KVMINI BZIMAGE=$IMG/bzImage VMLINUX=$IMG/vmlinux INITRD=$IMG/guest-initrd.cpio.gz \
+		LAB_DIRECT=1 LAB_WORK=$work sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
+else
+	command -v qemu-system-x86_64 >/dev/null || lab_die "qemu-system-x86_64 missing; run images/install-deps.sh"
+	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}
+	initramfs=$(mktemp "${TMPDIR:-/tmp}/kvmini-l1.XXXXXX.cpio")
+	trap 'rm -f "$initramfs"' EXIT
+	lab_initramfs "$initramfs" "$KVMINI" "$SCEN" "LAB_MODE=run
+LAB_TIMEOUT=$LIMIT"
+	echo "lab.sh: L1 initramfs $(($(stat -c %s "$initramfs") / 1048576)) MiB, built in $(($(date +%s) - t0))s; booting L1 (limit ${total}s)"
+	timeout -k 10 "$total" "${LAB_QEMU[@]}" -serial stdio \
+		-kernel "$IMG/bzImage" -initrd "$initramfs" -append "$LAB_APPEND" \
+		</dev/null 2>&1 | tee "$LOG"
+	qrc=${PIPESTATUS[0]}
+	[ "$qrc" = 124 ] && echo "lab.sh: L1 exceeded its time limit of ${total}s"
+fi
+
+tr -d '\r' <"$LOG" | grep -o 'LAB-RESULT .*' >"$RESULTS"
+secs=$(($(date +%s) - t0))
+if ! tr -d '\r' <"$LOG" | grep -q 'LAB-DONE'; then
+	echo "lab.sh: FAIL: the run did not reach LAB-DONE (${secs}s; see $LOG)"
+	exit 1
+fi
+if grep -q ' FAIL ' "$RESULTS"; then
+	echo "lab.sh: FAIL: $(grep -c ' FAIL ' "$RESULTS") scenario(s) failed (${secs}s; see $LOG):"
+	grep ' FAIL ' "$RESULTS" | sed 's/^/  /'
+	[ $COMPLETE_OK = 1 ] && { echo "lab.sh: the run completed (--pass-if-complete): exit 0"; exit 0; }
+	exit 1
+fi
+echo "lab.sh: PASS: $(wc -l <"$RESULTS") scenario(s) in ${secs}s ($MODE mode); results in $RESULTS"

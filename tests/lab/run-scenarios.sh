@@ -1,0 +1,72 @@
+#!/bin/sh
+# tests/lab/run-scenarios.sh DIR LIMIT — run every DIR/NN-name.sh in order.
+#
+# Runs inside the nested lab's L1 (busybox sh) and, in direct mode, on the host
+# (dash/bash), so it sticks to POSIX sh plus setsid. Each scenario runs in a
+# session of its own with stdin from /dev/null and a time limit of LIMIT
+# seconds; its output is printed with a "  [name] " prefix, then one line
+#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<seconds>
+# and after the last scenario
+#   LAB-DONE pass=<n> fail=<n>
+# <name> is the file name without the "NN-" prefix and ".sh".
+# Environment passed to scenarios: KVMINI BZIMAGE VMLINUX INITRD LAB_DIRECT,
+# and WORK=$LAB_WORK/<name> (a fresh scratch directory).
+dir=$1
+limit=${2:-240}
+: "${LAB_WORK:?LAB_WORK must name a scratch directory}"
+export KVMINI BZIMAGE VMLINUX INITRD LAB_DIRECT
+
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+pass=0
+fail=0
+for s in "$dir"/[0-9]*.sh; do
+	[ -f "$s" ] || continue
+	name=$(basename "$s" .sh)
+	name=${name#[0-9]*-}
+	WORK=$LAB_WORK/$name
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+	export WORK
+	fifo=$LAB_WORK/.fifo.$name
+	rm -f "$fifo" "$LAB_WORK/.timeout.$name"
+	mkfifo "$fifo"
+	echo "LAB-START $name"
+	t0=$(now)
+	while IFS= read -r l || [ -n "$l" ]; do printf '  [%s] %s\n' "$name" "$l"; done <"$fifo" &
+	sedpid=$!
+	# setsid: the scenario leads its own process group (not a group leader
+	# here, so setsid does not fork and $! is that group), so a time-out can
+	# end it together with the kvmini it started.
+	setsid sh "$s" >"$fifo" 2>&1 </dev/null &
+	pid=$!
+	(
+		sleep "$limit"
+		: >"$LAB_WORK/.timeout.$name"
+		kill -TERM -"$pid" 2>/dev/null
+		sleep 5
+		kill -KILL -"$pid" 2>/dev/null
+	) >/dev/null 2>&1 &
+	wd=$!
+	wait "$pid"
+	rc=$?
+	kill "$wd" 2>/dev/null
+	wait "$wd" 2>/dev/null
+	# Whatever the scenario left running in its group goes too.
+	kill -KILL -"$pid" 2>/dev/null
+	wait "$sedpid" 2>/dev/null
+	rm -f "$fifo"
+	secs=$(elapsed "$t0")
+	if [ -f "$LAB_WORK/.timeout.$name" ]; then
+		echo "  [$name] FAIL: scenario exceeded its time limit of ${limit}s"
+		res=FAIL
+	elif [ "$rc" = 0 ]; then
+		res=PASS
+	else
+		res=FAIL
+	fi
+	if [ $res = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+	echo "LAB-RESULT $name $res rc=$rc secs=$secs"
+done
+echo "LAB-DONE pass=$pass fail=$fail"

@@ -1,0 +1,7 @@
+#!/bin/sh
+# /dev/kvm exists and kvmini runs at all (prints its version).
+. "$(dirname "$0")/common.sh"
+[ -c /dev/kvm ] || fail "/dev/kvm missing"
+ls -l /dev/kvm
+"$KVMINI" --version || echo "note: kvmini --version exited $?"
+exit 0
