@@ -6,4 +6,4 @@ run_guest bzimage "$BZIMAGE" "true" --cpus 2 --timeout "$L2_TIMEOUT"
 expect_console 'KVMINI-GUEST-UP cpus=2 '
 expect_console 'KVMINI-GUEST-CMD-EXIT 0'
 expect_rc 0
-tr -d '\r' <"$CONSOLE" | grep KVMINI-GUEST-UP
+show_console "$CONSOLE" # short with quiet: worth seeing every time
