@@ -38,7 +38,7 @@ static void enter_raw_mode(void)
 	t = saved_tio;
 	cfmakeraw(&t);
 	/* Keep output post-processing off too: the guest sends its own \r\n. */
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t))
+	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t))   /* keep type-ahead */
 		return;
 	tio_saved = 1;
 	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGQUIT };

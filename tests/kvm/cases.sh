@@ -59,6 +59,16 @@ console-input)
 	# Input reaches the guest through the UART's receive interrupt-free path (polling).
 	printf 'hello-input q' | timeout 30 "$KVMINI" run --kernel "$BZ" --cmdline e >"$out" 2>"$err"
 	st=$?; [ "$st" = 0 ] || fail "status $st"; has "$out" "hello-input" ;;
+console-tty)
+	# On a terminal: raw mode while running, Ctrl-A x quits with 130, and the
+	# terminal settings are restored afterwards. script(1) provides the pty.
+	command -v script >/dev/null || { echo "SKIP: no script(1)"; exit 0; }
+	(sleep 1; printf 'typed'; sleep 0.5; printf '\001x') |
+		timeout 30 script -qec "stty -g >$T/before; \"$KVMINI\" run --kernel \"$BZ\" --cmdline e 2>$err; echo \$? >$T/rc; stty -g >$T/after" /dev/null >"$out"
+	[ "$(cat "$T/rc")" = 130 ] || fail "status $(cat "$T/rc") after Ctrl-A x, expected 130"
+	has "$out" "typed"
+	has "$err" "Ctrl-A x"
+	cmp -s "$T/before" "$T/after" || fail "terminal settings not restored: $(cat "$T/before") vs $(cat "$T/after")" ;;
 smp4)          run 0 run --kernel "$PVH" --cpus 4 --cmdline p --console none ;;
 memory-above-4g) run 0 run --kernel "$PVH" --memory 5G --cmdline p --console none ;;
 
