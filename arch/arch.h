@@ -12,6 +12,17 @@
 
 enum sys_event { SYS_EVENT_POWEROFF, SYS_EVENT_RESET, SYS_EVENT_PANIC };
 
+/* A memory-mapped device the firmware tables must announce (ACPI DSDT on
+ * x86, device tree on arm64). */
+struct arch_mmio_dev {
+	const char *hid;            /* ACPI _HID, e.g. "LNRO0005" for virtio-mmio */
+	uint64_t base;
+	uint32_t size;
+	uint32_t irq;               /* GSI / SPI */
+};
+
+#define ARCH_MAX_MMIO_DEVS 16
+
 struct arch_host {
 	int kvm_fd, vm_fd;
 	struct guest_mem *mem;
@@ -24,6 +35,8 @@ struct arch_host {
 	void (*sys_event)(void *opaque, enum sys_event ev);
 	void *opaque;
 	void *priv;   /* the architecture's own VM state */
+	struct arch_mmio_dev mmio_devs[ARCH_MAX_MMIO_DEVS];
+	int nr_mmio_devs;
 };
 
 struct arch_boot {
@@ -49,6 +62,9 @@ int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t 
 
 /* Sets up vCPU number id (0 is the boot CPU) after KVM_CREATE_VCPU. */
 int arch_vcpu_init(struct arch_host *h, int vcpu_fd, int id, char *err, size_t errlen);
+
+/* Address window and interrupt for the index-th virtio-mmio device. */
+int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32_t *irq);
 
 /* The interrupt line behind a GSI / SPI number. */
 struct irq_line arch_irq_line(struct arch_host *h, uint32_t gsi);

@@ -210,6 +210,19 @@ cp "$NEW/busybox" "$R/bin/busybox"
 for a in $("$R/bin/busybox" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
 done
+# mkfs.ext4 for the disk scenarios: busybox only makes ext2. Take the build
+# host's e2fsprogs (a Debian package of the guest's architecture) with the
+# shared libraries ldd names.
+if [ -x /sbin/mke2fs ] && [ "$(uname -m)" = x86_64 ]; then
+	cp /sbin/mke2fs "$R/sbin/mke2fs.real"
+	ln -s mke2fs.real "$R/sbin/mkfs.ext4"
+	for lib in $(ldd /sbin/mke2fs | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }'); do
+		mkdir -p "$R$(dirname "$lib")"
+		cp -L "$lib" "$R$lib"
+	done
+else
+	log "no /sbin/mke2fs on this host: the guest has no mkfs.ext4"
+fi
 while read -r m; do cp "$NEW/modules/$m" "$R/lib/modules/"; done <"$NEW/modules/guest.order"
 cp "$NEW/modules/guest.order" "$R/lib/modules/load.order"
 # The kernel's built-in initramfs already has /dev/console; add it anyway when

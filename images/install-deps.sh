@@ -13,17 +13,34 @@
 #               e2fsprogs (disk images) file ca-certificates
 #   nested lab  qemu-system-x86 (tests/lab, L1 guest under TCG)
 #   ACPI        acpica-tools (iasl, acpidump: disassemble our tables in tests)
+#   big-endian  gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x
+#   unit tests  qemu-user-static (tests/cross/run-unit-s390x.sh; adds the
+#               s390x dpkg architecture)
 # Extra packages: KVMINI_EXTRA_PKGS="fio ..." images/install-deps.sh
 set -eu
 
 PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev
   qemu-system-x86 busybox-static cpio lz4 zstd xz-utils gzip binutils
-  e2fsprogs acpica-tools file ca-certificates ${KVMINI_EXTRA_PKGS:-}"
+  e2fsprogs acpica-tools file ca-certificates
+  gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user-static
+  ${KVMINI_EXTRA_PKGS:-}"
+
+native=$(dpkg --print-architecture)
+# is_installed NAME[:ARCH]: installed for ARCH (default: the native one, or
+# arch "all")? Once a foreign architecture is added a bare name can match
+# several instances, one line each, so compare line by line.
+is_installed() {
+	case $1 in
+	*:*) want=${1#*:} ;;
+	*) want=$native ;;
+	esac
+	dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null |
+		grep -Eq "^installed ($want|all)\$"
+}
 
 missing=""
 for p in $PKGS; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$st" = installed ] || missing="$missing $p"
+	is_installed "$p" || missing="$missing $p"
 done
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
@@ -31,11 +48,23 @@ if [ -z "$missing" ]; then
 fi
 echo "install-deps: missing:$missing"
 
+# Foreign-architecture packages (name:arch) need their dpkg architecture.
+foreign=$(printf '%s\n' $missing | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u)
+add_arch=""
+for a in $foreign; do
+	dpkg --print-foreign-architectures | grep -qx "$a" || add_arch="$add_arch $a"
+done
+
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: not root; run:"
+	for a in $add_arch; do echo "  sudo dpkg --add-architecture $a"; done
 	echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing"
 	exit 1
 fi
+for a in $add_arch; do
+	echo "install-deps: adding dpkg architecture $a"
+	dpkg --add-architecture "$a"
+done
 
 export DEBIAN_FRONTEND=noninteractive
 apt_get() { apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
@@ -54,8 +83,7 @@ fi
 
 still=""
 for p in $missing; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$st" = installed ] || still="$still $p"
+	is_installed "$p" || still="$still $p"
 done
 if [ -n "$still" ]; then
 	tail -n 20 /tmp/install-deps.$$.log >&2

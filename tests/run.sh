@@ -2,7 +2,8 @@
 # The test command (README.md): builds kvmini twice, normally and with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs every test in both:
 # cmocka unit tests, direct /dev/kvm checks with tiny guests, and the Linux
-# boot scenarios (in the nested lab unless /dev/kvm is hardware-backed).
+# boot scenarios (in the nested lab unless /dev/kvm is hardware-backed); and
+# the unit tests once more, cross-built for big-endian s390x.
 #
 #   bash tests/run.sh            everything
 #   KVMINI_TEST_LABELS='unit|kvm' bash tests/run.sh   skip the Linux boots
@@ -23,6 +24,19 @@ build() {   # build DIR CMAKE-ARGS...
 
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DKVMINI_SANITIZE=ON
+
+# The device code must be right on a big-endian host too: the unit tests,
+# cross-built for s390x, under qemu-s390x-static (skipped with a note when the
+# cross tools are missing; images/install-deps.sh installs them).
+if [ -z "$labels" ] || [[ "unit" =~ $labels ]]; then
+	echo "=== unit tests on s390x (big-endian)"
+	bash tests/cross/run-unit-s390x.sh build-s390x
+	case $? in
+	0) ;;
+	2) echo "tests/run.sh: s390x cross tools missing: big-endian run skipped" ;;
+	*) status=1 ;;
+	esac
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

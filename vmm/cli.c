@@ -22,6 +22,10 @@ const char cli_usage[] =
 	"  --console KIND         stdio (default), file:PATH, or none\n"
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
+	"  --disk PATH[,readonly=on][,transport=mmio][,version=1|2][,cache=none|writeback]\n"
+	"                         a raw disk image as a virtio-blk device (repeatable);\n"
+	"                         version=1 is the legacy virtio-mmio layout, 2 (default) modern\n"
+	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
 	"\n"
 	"Exit status: 0 guest powered off, 2 kvmini error, 3 guest reboot,\n"
 	"4 guest panic, 5 guest crash (triple fault, KVM error), 124 timeout,\n"
@@ -74,6 +78,56 @@ static int parse_timeout(const char *v, double *out)
 	return 0;
 }
 
+static int disk_key(struct disk_config *d, const char *k, const char *v)
+{
+	if (!strcmp(k, "readonly") && (!strcmp(v, "on") || !strcmp(v, "off")))
+		d->readonly = !strcmp(v, "on");
+	else if (!strcmp(k, "transport") && !strcmp(v, "mmio"))
+		d->transport = TRANSPORT_MMIO;
+	else if (!strcmp(k, "version") && (!strcmp(v, "1") || !strcmp(v, "2")))
+		d->version = v[0] - '0';
+	else if (!strcmp(k, "cache") && !strcmp(v, "none"))
+		d->cache = DISK_CACHE_NONE;
+	else if (!strcmp(k, "cache") && !strcmp(v, "writeback"))
+		d->cache = DISK_CACHE_WRITEBACK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* PATH[,key=value]... */
+static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errlen)
+{
+	if (cfg->ndisks >= CLI_MAX_DISKS)
+		return fail(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+	struct disk_config *d = &cfg->disks[cfg->ndisks];
+	const char *comma = strchr(v, ',');
+	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
+
+	*d = (struct disk_config){ .transport = TRANSPORT_MMIO, .version = 2 };
+	if (!plen || plen >= sizeof(d->path))
+		return fail(err, errlen, "--disk: '%s' has no usable path", v);
+	memcpy(d->path, v, plen);
+	while (comma) {
+		const char *opt = comma + 1;
+		comma = strchr(opt, ',');
+		size_t n = comma ? (size_t)(comma - opt) : strlen(opt);
+		char kv[64], *eq;
+		if (n >= sizeof(kv))
+			return fail(err, errlen, "--disk: option '%.*s' is not known", (int)n, opt);
+		memcpy(kv, opt, n);
+		kv[n] = 0;
+		if (!strcmp(kv, "transport=pci"))
+			return fail(err, errlen, "--disk: transport=pci is not available yet (use transport=mmio)");
+		if (!(eq = strchr(kv, '=')) || (*eq = 0, disk_key(d, kv, eq + 1)))
+			return fail(err, errlen, "--disk: '%.*s' is not a valid option "
+				    "(readonly=on|off, transport=mmio, version=1|2, cache=none|writeback)",
+				    (int)n, opt);
+	}
+	cfg->ndisks++;
+	return 0;
+}
+
 /* Applies one "--name value" option; returns 0 or -EINVAL with err set. */
 static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 			char *err, int errlen)
@@ -101,6 +155,8 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 	} else if (!strcmp(name, "--timeout")) {
 		if (parse_timeout(v, &cfg->timeout_s))
 			return fail(err, errlen, "--timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--disk")) {
+		return parse_disk(cfg, v, err, errlen);
 	} else if (!strcmp(name, "--on-reboot")) {
 		if (!strcmp(v, "exit"))
 			cfg->on_reboot = REBOOT_EXIT;
@@ -140,6 +196,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 
 		if (is_help(a))
 			return CLI_HELP;
+		if (!strcmp(a, "--no-ioeventfd")) {
+			cfg->no_ioeventfd = 1;
+			continue;
+		}
 		if (strncmp(a, "--", 2))
 			return fail(err, errlen, "%s: unexpected argument (options start with --)", a);
 		const char *eq = strchr(a, '=');

@@ -7,6 +7,18 @@
 #include <stdint.h>
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+enum disk_transport { TRANSPORT_MMIO, TRANSPORT_PCI };
+enum disk_cache { DISK_CACHE_WRITEBACK, DISK_CACHE_NONE };
+
+struct disk_config {
+	char path[4096];
+	int readonly;
+	enum disk_transport transport;
+	int version;               /* virtio-mmio register layout: 1 legacy, 2 modern */
+	enum disk_cache cache;
+};
+
+#define CLI_MAX_DISKS 8
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
 
 struct vm_config {
@@ -19,6 +31,9 @@ struct vm_config {
 	const char *console_path;
 	double timeout_s;          /* 0: none */
 	enum reboot_action on_reboot;
+	struct disk_config disks[CLI_MAX_DISKS];
+	int ndisks;
+	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
 };
 
 enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION };

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/exit.h"
+#include "vmm/virtio_host.h"
 #include "vmm/vm.h"
 
 /* KVMINI_TRACE=unhandled logs accesses no device claimed; =all logs every
@@ -155,6 +156,7 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	virtio_host_set_current_vcpu(v->fd);   /* a reset from here samples this vCPU's byte order */
 
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

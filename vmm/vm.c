@@ -20,6 +20,7 @@
 
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/virtio_host.h"
 
 #define ERRLEN 256
 #define COM1_PORT 0x3F8
@@ -152,6 +153,8 @@ static int vm_build(struct vm *vm, int kvm_fd, const struct boot_files *f, char 
 		snprintf(err, ERRLEN, "cannot map the UART: %s", strerror(-r));
 		return r;
 	}
+	if ((r = virtio_host_create(vm, &vm->virtio, err, ERRLEN)))
+		return r;
 	struct arch_boot b = {
 		.kernel = f->kernel, .kernel_size = f->kernel_size,
 		.initrd = f->initrd, .initrd_size = f->initrd_size,
@@ -190,6 +193,7 @@ static void vm_destroy(struct vm *vm)
 		if (vm->vcpus[i].fd >= 0)
 			close(vm->vcpus[i].fd);
 	}
+	virtio_host_destroy(vm->virtio);
 	arch_vm_destroy(&vm->arch);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);

@@ -38,6 +38,7 @@ struct vm {
 	struct vcpu vcpus[CLI_MAX_CPUS];
 	int nr_vcpus;
 	struct uart16550 uart;
+	struct virtio_host *virtio;
 
 	atomic_int exit_status;      /* -1 while running */
 	atomic_int stopping;

@@ -197,8 +197,26 @@ static int write_boot_tables(struct guest_mem *gm, int long_mode)
 	return 0;
 }
 
+/* IOAPIC pins free for virtio-mmio: not the PIT (2), COM1 (4), RTC (8), SCI
+ * (9), or the i8042 (1, 12); edge-triggered, as the DSDT says. */
+static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23 };
+
+int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32_t *irq)
+{
+	if (index < 0 || index >= (int)sizeof(virtio_gsis) || index >= ARCH_MAX_MMIO_DEVS)
+		return -ENOSPC;
+	*base = X86_VIRTIO_MMIO_BASE + (uint64_t)index * 0x1000;
+	*irq = virtio_gsis[index];
+	return 0;
+}
+
 static int write_acpi(struct arch_host *h, uint64_t *rsdp)
 {
+	struct acpi_mmio_dev devs[ARCH_MAX_MMIO_DEVS];
+
+	for (int i = 0; i < h->nr_mmio_devs; i++)
+		devs[i] = (struct acpi_mmio_dev){ h->mmio_devs[i].hid, h->mmio_devs[i].base,
+						  h->mmio_devs[i].size, h->mmio_devs[i].irq };
 	struct acpi_config c = {
 		.ncpus = h->ncpus,
 		.lapic_addr = (uint32_t)X86_LAPIC_ADDR,
@@ -213,6 +231,8 @@ static int write_acpi(struct arch_host *h, uint64_t *rsdp)
 		.pvpanic_port = X86_PORT_PVPANIC,
 		.com1_port = X86_PORT_COM1,
 		.com1_irq = X86_IRQ_COM1,
+		.mmio_devs = devs,
+		.nr_mmio_devs = h->nr_mmio_devs,
 	};
 	uint8_t *buf = gm_ptr(h->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
 	if (!buf)

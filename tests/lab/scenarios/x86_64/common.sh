@@ -30,7 +30,9 @@ run_guest() {
 	shift 3
 	CONSOLE=$WORK/$tag.console
 	cl=$CMDLINE_BASE
-	[ -n "$gcmd" ] && cl="$cl -- $gcmd"
+	# One quoted init argument: Linux gives init at most 32 arguments, and
+	# its parser keeps a double-quoted token whole (so no '"' inside gcmd).
+	[ -n "$gcmd" ] && cl="$cl -- \"$gcmd\""
 	echo "run: kvmini run --kernel $(basename "$kernel") --cmdline \"$cl\" $*"
 	t=$(now)
 	"$KVMINI" run --kernel "$kernel" --initrd "$INITRD" --cmdline "$cl" \

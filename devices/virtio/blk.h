@@ -1,0 +1,92 @@
+/* virtio-blk (virtio 1.2 §5.2): one request queue served synchronously
+ * against a blk_file backend. Knows nothing of its transport. */
+#ifndef KVMINI_DEVICES_VIRTIO_BLK_H
+#define KVMINI_DEVICES_VIRTIO_BLK_H
+
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "virtio/blk_file.h"
+#include "virtio/virtio.h"
+#include "virtio/virtq.h"
+
+#define VIRTIO_ID_BLOCK 2
+
+/* Feature bits (§5.2.3) */
+#define VIRTIO_BLK_F_SIZE_MAX      1
+#define VIRTIO_BLK_F_SEG_MAX       2
+#define VIRTIO_BLK_F_GEOMETRY      4
+#define VIRTIO_BLK_F_RO            5
+#define VIRTIO_BLK_F_BLK_SIZE      6
+#define VIRTIO_BLK_F_FLUSH         9
+#define VIRTIO_BLK_F_TOPOLOGY      10
+#define VIRTIO_BLK_F_CONFIG_WCE    11
+#define VIRTIO_BLK_F_MQ            12
+#define VIRTIO_BLK_F_DISCARD       13
+#define VIRTIO_BLK_F_WRITE_ZEROES  14
+
+/* Request types (§5.2.6) */
+#define VIRTIO_BLK_T_IN            0
+#define VIRTIO_BLK_T_OUT           1
+#define VIRTIO_BLK_T_FLUSH         4
+#define VIRTIO_BLK_T_FLUSH_OUT     5     /* legacy synonym of FLUSH (§5.2.6.4) */
+#define VIRTIO_BLK_T_GET_ID        8
+#define VIRTIO_BLK_T_DISCARD       11
+#define VIRTIO_BLK_T_WRITE_ZEROES  13
+
+/* Status byte (§5.2.6) */
+#define VIRTIO_BLK_S_OK            0
+#define VIRTIO_BLK_S_IOERR         1
+#define VIRTIO_BLK_S_UNSUPP        2
+
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1u
+#define VIRTIO_BLK_ID_BYTES        20
+#define VIRTIO_BLK_SECTOR_SIZE     512u
+
+/* Config space offsets (§5.2.4, struct virtio_blk_config; packed) */
+#define VIRTIO_BLK_CFG_CAPACITY        0    /* le64 */
+#define VIRTIO_BLK_CFG_SIZE_MAX        8    /* le32 */
+#define VIRTIO_BLK_CFG_SEG_MAX         12   /* le32 */
+#define VIRTIO_BLK_CFG_GEOMETRY        16   /* le16 cylinders, u8 heads, u8 sectors */
+#define VIRTIO_BLK_CFG_BLK_SIZE        20   /* le32 */
+#define VIRTIO_BLK_CFG_PHYS_BLOCK_EXP  24   /* u8 */
+#define VIRTIO_BLK_CFG_ALIGN_OFFSET    25   /* u8 */
+#define VIRTIO_BLK_CFG_MIN_IO_SIZE     26   /* le16 */
+#define VIRTIO_BLK_CFG_OPT_IO_SIZE     28   /* le32 */
+#define VIRTIO_BLK_CFG_WRITEBACK       32   /* u8 */
+#define VIRTIO_BLK_CFG_NUM_QUEUES      34   /* le16 */
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG     40
+#define VIRTIO_BLK_CFG_DISCARD_ALIGN       44
+#define VIRTIO_BLK_CFG_MAX_WZ_SECTORS      48
+#define VIRTIO_BLK_CFG_MAX_WZ_SEG          52
+#define VIRTIO_BLK_CFG_WZ_MAY_UNMAP        56   /* u8, then 3 bytes padding */
+#define VIRTIO_BLK_CONFIG_SIZE             60
+
+#define VIRTIO_BLK_QUEUE_SIZE      256
+/* Limits we advertise for DISCARD / WRITE_ZEROES (per segment, segments). */
+#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 21)    /* 1 GiB */
+#define VIRTIO_BLK_MAX_DWZ_SEG     32u
+
+struct virtio_blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
+	uint64_t read_bytes, write_bytes;
+	uint64_t ioerr, unsupp, malformed;
+};
+
+struct virtio_blk {
+	struct virtio_dev vdev;      /* embedded; vdev.dev_priv == this */
+	struct blk_file *backend;
+	char serial[VIRTIO_BLK_ID_BYTES + 1];
+	struct virtq_elem *elem;     /* scratch for pops (it's big) */
+	struct iovec *data_iov;      /* scratch: a request's data segments */
+	struct virtio_blk_stats stats;   /* under vdev.lock */
+};
+
+/* backend stays owned by the caller and must outlive the device. serial is
+ * what GET_ID returns (truncated to 20 bytes). 0 or -errno. */
+int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend, const char *serial,
+		    struct guest_mem *mem, const struct virtio_platform *platform);
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif

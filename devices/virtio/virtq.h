@@ -1,0 +1,81 @@
+/* Virtqueues, device side: one small interface over the split and packed
+ * layouts (virtio 1.2 §2.7, §2.8), chosen per queue at activation from the
+ * negotiated features and dispatched with a switch over a const ops table.
+ * Every guest-supplied value is checked before use. */
+#ifndef KVMINI_DEVICES_VIRTQ_H
+#define KVMINI_DEVICES_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct virtio_dev;
+
+#define VIRTQ_MAX_SIZE 32768
+/* Most segments one request may carry (bounded by the queue size too). */
+#define VIRTQ_MAX_SEGS 1024
+
+enum virtq_layout { VIRTQ_SPLIT = 0, VIRTQ_PACKED = 1 };
+
+/* One popped descriptor chain: out (device-readable) segments first, then in
+ * (device-writable) segments, as host pointers validated against guest RAM. */
+struct virtq_elem {
+	uint16_t head;                /* id to hand back in push */
+	uint16_t ndescs;              /* descriptors consumed (packed: ring slots) */
+	uint32_t nout, nin;
+	uint64_t out_len, in_len;     /* totals in bytes */
+	struct iovec iov[VIRTQ_MAX_SEGS];   /* [0, nout) out, [nout, nout+nin) in */
+};
+
+struct virtq {
+	struct virtio_dev *dev;
+	uint16_t index;
+	uint16_t num_max;             /* device maximum */
+	uint16_t num;                 /* size set by the driver */
+	bool ready;                   /* modern QueueReady / legacy PFN != 0 */
+	enum virtq_layout layout;
+	bool event_idx, indirect;
+	uint64_t desc_gpa, avail_gpa, used_gpa;   /* packed: desc, driver, device areas */
+	/* Host views of the rings, validated at virtq_start(). */
+	void *desc, *avail, *used;
+	/* Device state */
+	uint16_t last_avail_idx;      /* split: next avail index to read */
+	uint16_t used_idx;            /* split: our used->idx */
+	uint16_t signalled_used;      /* EVENT_IDX bookkeeping */
+	bool signalled_used_valid;
+	bool broken;                  /* a malformed chain was seen */
+	/* packed-layout state lives here too when it arrives */
+	bool avail_wrap, used_wrap;
+};
+
+/* Resets q to its power-on state (not ready, no addresses, size num_max). */
+void virtq_reset(struct virtq *q);
+/* Picks the layout, event_idx and indirect from the negotiated features of
+ * q->dev, checks the size (power of two for split, 1..num_max) and maps the
+ * rings from guest memory. Keeps last_avail_idx/used_idx (zeroed by reset).
+ * 0, or -EINVAL (bad size, rings outside RAM, misaligned), -ENOTSUP (packed,
+ * not yet implemented). */
+int virtq_start(struct virtq *q);
+
+/* 1: elem filled; 0: nothing available; -EINVAL: malformed chain (the queue
+ * is marked broken and the caller should virtio_set_needs_reset()). */
+int virtq_pop(struct virtq *q, struct virtq_elem *e);
+/* Returns the chain to the driver with len bytes written to its in-segments. */
+void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+/* After one or more pushes: must the driver be interrupted? (§2.7.10 with
+ * EVENT_IDX, else the NO_INTERRUPT flag.) Updates bookkeeping. */
+bool virtq_should_notify(struct virtq *q);
+/* Ask the driver to (not) kick us: flags / avail_event. */
+void virtq_enable_notify(struct virtq *q, bool enable);
+/* Anything to pop? */
+bool virtq_has_work(struct virtq *q);
+
+/* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
+int virtq_split_start(struct virtq *q);
+int virtq_split_pop(struct virtq *q, struct virtq_elem *e);
+void virtq_split_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+bool virtq_split_should_notify(struct virtq *q);
+void virtq_split_enable_notify(struct virtq *q, bool enable);
+bool virtq_split_has_work(struct virtq *q);
+
+#endif

@@ -1,0 +1,19 @@
+/* The VMM's side of virtio devices: builds them from the command line, maps
+ * their transports, and connects notifications (KVM ioeventfd -> iothread)
+ * and interrupts (KVM irqfd). Devices and transports know none of this. */
+#ifndef KVMINI_VMM_VIRTIO_HOST_H
+#define KVMINI_VMM_VIRTIO_HOST_H
+
+#include <stddef.h>
+
+struct vm;
+struct virtio_host;
+
+/* Opens every --disk and maps its device; errors name the option. */
+int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_t errlen);
+void virtio_host_destroy(struct virtio_host *h);
+
+/* For the endianness hook: which vCPU (fd) runs on this thread, -1 none. */
+void virtio_host_set_current_vcpu(int vcpu_fd);
+
+#endif
