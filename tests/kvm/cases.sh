@@ -94,6 +94,18 @@ args-initrd-missing)     bad_arg "--initrd" run --kernel "$PVH" --initrd "$T/nop
 args-too-little-memory)  head -c 20M /dev/zero >"$T/big"; bad_arg "--memory" run --kernel "$PVH" --initrd "$T/big" --memory 16M ;;
 args-cmdline-too-long)   bad_arg "--cmdline" run --kernel "$BZ" --cmdline "p $(head -c 3000 /dev/zero | tr '\0' x)" ;;
 args-console-file-dir)   bad_arg "--console" run --kernel "$PVH" --console "file:$T" ;;
+args-disk-missing)       bad_arg "--disk" run --kernel "$PVH" --disk "$T/nope.img" ;;
+args-disk-option)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,version=3" ;;
+args-disk-unknown-key)   truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,color=red" ;;
+args-disk-pci)           truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,transport=pci" ;;
+args-disk-empty-path)    bad_arg "--disk" run --kernel "$PVH" --disk ",readonly=on" ;;
+args-disk-too-many)      truncate -s 1M "$T/d"; set -- ; for i in 1 2 3 4 5 6 7 8 9; do set -- "$@" --disk "$T/d"; done
+                         bad_arg "--disk" run --kernel "$PVH" "$@" ;;
+disks-setup)
+	# Several disks of both layouts are created, mapped and torn down cleanly
+	# (the tiny guest does not drive them; the lab does).
+	truncate -s 8M "$T/a" "$T/b"
+	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,version=1,readonly=on" --disk "$T/a,cache=writeback" ;;
 args-no-dev-kvm)
 	# A host without /dev/kvm: hide it in a private mount namespace.
 	if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then echo "SKIP: needs root and unshare"; exit 0; fi
