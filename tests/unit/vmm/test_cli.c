@@ -1,7 +1,290 @@
+/* Tests for cli_parse: defaults, every option in both spellings, help and
+ * version, and every rejection with a message that names the argument. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+
+static struct vm_config cfg;
+static char err[CLI_ERR_MAX];
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* cli_parse over a NULL-free list of literals (copied: argv is char **). */
+#define PARSE(...)                                                          \
+	({                                                                  \
+		char *argv_[] = { "kvmini", __VA_ARGS__ };                  \
+		memset(&cfg, 0x5A, sizeof(cfg));                            \
+		memset(err, 'X', sizeof(err));                              \
+		cli_parse(ARGC(argv_), argv_, &cfg, err, sizeof(err));      \
+	})
+
+/* Rejected with -EINVAL and a message beginning with prefix. */
+#define REJECT(prefix, ...)                                                 \
+	do {                                                                \
+		int r_ = PARSE(__VA_ARGS__);                                \
+		assert_int_equal(r_, -EINVAL);                              \
+		assert_non_null(memchr(err, 0, sizeof(err)));               \
+		if (strncmp(err, prefix, strlen(prefix)))                   \
+			fail_msg("message '%s' does not start with '%s'",   \
+				 err, prefix);                              \
+	} while (0)
+
+static void defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "bz"), CLI_RUN);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.kernel, "bz");
+	assert_null(cfg.initrd);
+	assert_string_equal(cfg.cmdline, "console=ttyS0");
+	assert_int_equal(cfg.mem_size, 512ULL << 20);
+	assert_int_equal(cfg.mem_size, CLI_DEFAULT_MEM);
+	assert_int_equal(cfg.ncpus, 1);
+	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_null(cfg.console_path);
+	assert_true(cfg.timeout_s == 0.0);
+	assert_int_equal(cfg.on_reboot, REBOOT_EXIT);
+}
+
+static void check_all_set(void)
+{
+	assert_string_equal(cfg.kernel, "/k");
+	assert_string_equal(cfg.initrd, "/i");
+	assert_string_equal(cfg.cmdline, "quiet root=/dev/vda");
+	assert_int_equal(cfg.mem_size, 2ULL << 30);
+	assert_int_equal(cfg.ncpus, 4);
+	assert_int_equal(cfg.console, CONSOLE_FILE);
+	assert_string_equal(cfg.console_path, "/tmp/log");
+	assert_true(cfg.timeout_s == 2.5);
+	assert_int_equal(cfg.on_reboot, REBOOT_RESTART);
+}
+
+static void options_separate(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "/k", "--initrd", "/i",
+			       "--cmdline", "quiet root=/dev/vda", "--memory", "2G",
+			       "--cpus", "4", "--console", "file:/tmp/log",
+			       "--timeout", "2.5", "--on-reboot", "restart"), CLI_RUN);
+	check_all_set();
+}
+
+static void options_equals(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel=/k", "--initrd=/i",
+			       "--cmdline=quiet root=/dev/vda", "--memory=2G",
+			       "--cpus=4", "--console=file:/tmp/log",
+			       "--timeout=2.5", "--on-reboot=restart"), CLI_RUN);
+	check_all_set();
+}
+
+static void option_values(void **state)
+{
+	(void)state;
+	/* A bare --memory number is MiB. */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--memory", "1024"), CLI_RUN);
+	assert_int_equal(cfg.mem_size, 1ULL << 30);
+	/* The limits themselves are accepted. */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--memory=16M"), CLI_RUN);
+	assert_int_equal(cfg.mem_size, CLI_MIN_MEM);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--memory=1T"), CLI_RUN);
+	assert_int_equal(cfg.mem_size, CLI_MAX_MEM);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cpus", "1"), CLI_RUN);
+	assert_int_equal(cfg.ncpus, 1);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cpus", "64"), CLI_RUN);
+	assert_int_equal(cfg.ncpus, 64);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console", "none"), CLI_RUN);
+	assert_int_equal(cfg.console, CONSOLE_NONE);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console=stdio"), CLI_RUN);
+	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--on-reboot", "exit"), CLI_RUN);
+	assert_int_equal(cfg.on_reboot, REBOOT_EXIT);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--timeout", "30"), CLI_RUN);
+	assert_true(cfg.timeout_s == 30.0);
+	/* An empty command line is a valid command line. */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cmdline", ""), CLI_RUN);
+	assert_string_equal(cfg.cmdline, "");
+	/* The value after '=' may itself contain '='. */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cmdline=a=b c=d"), CLI_RUN);
+	assert_string_equal(cfg.cmdline, "a=b c=d");
+	/* The last occurrence wins. */
+	assert_int_equal(PARSE("run", "--kernel", "a", "--kernel=b", "--cpus", "2",
+			       "--cpus", "3"), CLI_RUN);
+	assert_string_equal(cfg.kernel, "b");
+	assert_int_equal(cfg.ncpus, 3);
+	/* A value that looks like an option is still the value. */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cmdline", "--help"), CLI_RUN);
+	assert_string_equal(cfg.cmdline, "--help");
+}
+
+static void help_version(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("--help"), CLI_HELP);
+	assert_int_equal(PARSE("-h"), CLI_HELP);
+	assert_int_equal(PARSE("help"), CLI_HELP);
+	assert_int_equal(PARSE("run", "--help"), CLI_HELP);
+	assert_int_equal(PARSE("run", "-h"), CLI_HELP);
+	assert_int_equal(PARSE("run", "--kernel", "k", "help"), CLI_HELP);
+	/* --help wins over a later error, not over an earlier one. */
+	assert_int_equal(PARSE("run", "--help", "--bogus"), CLI_HELP);
+	REJECT("--cpus:", "run", "--cpus", "0", "--help");
+	assert_int_equal(PARSE("--version"), CLI_VERSION);
+	assert_int_equal(PARSE("version"), CLI_VERSION);
+	assert_non_null(strstr(cli_usage, "--kernel"));
+	assert_non_null(strstr(cli_usage, "--on-reboot"));
+}
+
+static void bad_command(void **state)
+{
+	char *argv[] = { "kvmini" };
+
+	(void)state;
+	memset(err, 'X', sizeof(err));
+	assert_int_equal(cli_parse(1, argv, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "missing command"));
+	REJECT("start:", "start", "--kernel", "k");
+	assert_non_null(strstr(err, "unknown command"));
+	REJECT("--kernel:", "--kernel", "k");         /* options need "run" first */
+	assert_non_null(strstr(err, "unknown command"));
+	REJECT("RUN:", "RUN");
+}
+
+static void bad_options(void **state)
+{
+	(void)state;
+	REJECT("--bogus:", "run", "--kernel", "k", "--bogus", "1");
+	assert_non_null(strstr(err, "unknown option"));
+	REJECT("--bogus:", "run", "--kernel", "k", "--bogus=1");
+	assert_non_null(strstr(err, "unknown option"));
+	REJECT("--kernelx:", "run", "--kernelx=k");
+	/* A very long name with '=' is reported, not overflowed. */
+	REJECT("--aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:", "run",
+	       "--aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1");
+	assert_non_null(strstr(err, "unknown option"));
+	/* Missing value at the end, for each option. */
+	static const char *const opts[] = { "--kernel", "--initrd", "--cmdline", "--memory",
+					    "--cpus", "--console", "--timeout", "--on-reboot" };
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char prefix[32];
+		char *argv[] = { "kvmini", "run", "--kernel", "k", (char *)opts[i] };
+
+		snprintf(prefix, sizeof(prefix), "%s:", opts[i]);
+		memset(err, 'X', sizeof(err));
+		assert_int_equal(cli_parse(5, argv, &cfg, err, sizeof(err)), -EINVAL);
+		if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, "missing value"))
+			fail_msg("'%s' alone: message '%s'", opts[i], err);
+	}
+	/* Positional junk. */
+	REJECT("bz:", "run", "bz");
+	assert_non_null(strstr(err, "unexpected argument"));
+	REJECT("extra:", "run", "--kernel", "k", "extra");
+	REJECT("-x:", "run", "--kernel", "k", "-x");
+	/* --kernel is required. */
+	REJECT("--kernel:", "run");
+	assert_non_null(strstr(err, "missing"));
+	REJECT("--kernel:", "run", "--memory", "1G", "--initrd", "i");
+}
+
+static void bad_memory(void **state)
+{
+	static const char *const junk[] = { "lots", "1.5G", "12X", "0", "-1", "", "99999999999999999999" };
+	static const char *const range[] = { "8M", "15M", "16383K", "2T", "1025G", "1048577" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		REJECT("--memory:", "run", "--kernel", "k", "--memory", (char *)junk[i]);
+		if (!strstr(err, "is not a size"))
+			fail_msg("'%s': '%s'", junk[i], err);
+		REJECT("--memory:", "run", "--kernel", "k", "--memory", (char *)junk[i]);
+	}
+	for (size_t i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
+		REJECT("--memory:", "run", "--kernel", "k", "--memory", (char *)range[i]);
+		if (!strstr(err, "out of range"))
+			fail_msg("'%s': '%s'", range[i], err);
+	}
+	REJECT("--memory:", "run", "--kernel", "k", "--memory=4k");
+}
+
+static void bad_cpus(void **state)
+{
+	static const char *const v[] = { "0", "65", "abc", "-1", "", "2x", "1.5", "99999999999999999999" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		REJECT("--cpus:", "run", "--kernel", "k", "--cpus", (char *)v[i]);
+		assert_non_null(strstr(err, "1 to 64"));
+	}
+	REJECT("--cpus:", "run", "--kernel", "k", "--cpus=65");
+}
+
+static void bad_console(void **state)
+{
+	static const char *const v[] = { "file:", "file", "tty", "", "STDIO", "stdio:x", "none " };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		REJECT("--console:", "run", "--kernel", "k", "--console", (char *)v[i]);
+	REJECT("--console:", "run", "--kernel", "k", "--console=file:");
+}
+
+static void bad_timeout(void **state)
+{
+	static const char *const v[] = { "0", "-1", "abc", "", "5s", "nan", "inf", "-0", "1e8" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		REJECT("--timeout:", "run", "--kernel", "k", "--timeout", (char *)v[i]);
+	REJECT("--timeout:", "run", "--kernel", "k", "--timeout=0");
+}
+
+static void bad_on_reboot(void **state)
+{
+	(void)state;
+	REJECT("--on-reboot:", "run", "--kernel", "k", "--on-reboot", "reset");
+	REJECT("--on-reboot:", "run", "--kernel", "k", "--on-reboot=EXIT");
+	REJECT("--on-reboot:", "run", "--kernel", "k", "--on-reboot=");
+}
+
+/* The first error is the one reported; the message fits the buffer. */
+static void first_error_and_truncation(void **state)
+{
+	char small[12];
+	char *argv[] = { "kvmini", "run", "--cpus", "0", "--memory", "1" };
+
+	(void)state;
+	REJECT("--cpus:", "run", "--cpus", "0", "--memory", "1");
+	memset(small, 'X', sizeof(small));
+	assert_int_equal(cli_parse(6, argv, &cfg, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "--cpus: '0'");
+}
+
+int main(void)
+{
+	const struct CMUnitTest t[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(options_separate),
+		cmocka_unit_test(options_equals),
+		cmocka_unit_test(option_values),
+		cmocka_unit_test(help_version),
+		cmocka_unit_test(bad_command),
+		cmocka_unit_test(bad_options),
+		cmocka_unit_test(bad_memory),
+		cmocka_unit_test(bad_cpus),
+		cmocka_unit_test(bad_console),
+		cmocka_unit_test(bad_timeout),
+		cmocka_unit_test(bad_on_reboot),
+		cmocka_unit_test(first_error_and_truncation),
+	};
+
+	return cmocka_run_group_tests(t, NULL, NULL);
+}
