@@ -25,7 +25,9 @@ struct bzimage_info {
 	uint16_t version;
 	uint32_t setup_size;      /* bytes before the protected-mode code */
 	uint32_t pm_size;         /* protected-mode code size in the file */
-	uint32_t init_size;       /* memory the kernel needs from its load address */
+	uint32_t init_size;       /* memory the decompressor needs from where it runs */
+	uint32_t kernel_alignment;
+	uint64_t pref_address;    /* LOAD_PHYSICAL_ADDR: the decompressor never runs below it */
 	uint32_t initrd_addr_max;
 	uint32_t cmdline_size;    /* max length, without the NUL */
 	uint16_t xloadflags;

@@ -39,6 +39,10 @@ int bzimage_parse(const uint8_t *img, size_t size, struct bzimage_info *bi,
 	bi->init_size = le32_get(img + HDR_INIT_SIZE);
 	if (bi->init_size < bi->pm_size)
 		bi->init_size = bi->pm_size;
+	bi->kernel_alignment = le32_get(img + HDR_KERNEL_ALIGNMENT);
+	if (!bi->kernel_alignment || (bi->kernel_alignment & (bi->kernel_alignment - 1)))
+		bi->kernel_alignment = 1;
+	bi->pref_address = le64_get(img + HDR_PREF_ADDRESS);
 	bi->initrd_addr_max = le32_get(img + HDR_INITRD_ADDR_MAX);
 	bi->cmdline_size = le32_get(img + HDR_CMDLINE_SIZE);
 	/* The header ends where the 2-byte jump at 0x200 points. */

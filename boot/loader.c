@@ -128,6 +128,20 @@ static int fill_pvh_info(struct guest_mem *gm, const struct x86_boot_layout *L,
 	return 0;
 }
 
+/* The decompressor copies itself to max(load address rounded up to
+ * kernel_alignment, LOAD_PHYSICAL_ADDR = pref_address) and needs init_size
+ * bytes from there (arch/x86/boot/compressed/head_64.S): that, not the load
+ * address, is where the kernel's memory ends. */
+static uint64_t bzimage_footprint_end(const struct bzimage_info *bi, uint64_t load)
+{
+	uint64_t a = bi->kernel_alignment;
+	uint64_t run = (load + a - 1) & ~(a - 1);
+
+	if (run < bi->pref_address)
+		run = bi->pref_address;
+	return run + bi->init_size;
+}
+
 /* Puts the kernel in place; says how far it reaches and where initrd may go. */
 static int load_kernel(struct guest_mem *gm, const struct x86_boot_layout *L,
 		       const uint8_t *k, size_t ksize, struct bzimage_info *bi,
@@ -142,7 +156,7 @@ static int load_kernel(struct guest_mem *gm, const struct x86_boot_layout *L,
 			return ret;
 		r->mode = X86_ENTRY_64;
 		r->entry = L->kernel_addr + 0x200;   /* 64-bit entry: startup_64 */
-		r->kernel_end = L->kernel_addr + bi->init_size;
+		r->kernel_end = bzimage_footprint_end(bi, L->kernel_addr);
 		if (r->kernel_end > L->lowmem_end)
 			return too_small(err, errlen, r->kernel_end);
 		memcpy(gm_ptr(gm, L->kernel_addr, bi->pm_size), k + bi->setup_size, bi->pm_size);

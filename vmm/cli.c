@@ -1,5 +1,6 @@
 #include "vmm/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ static int fail(char *err, int errlen, const char *fmt, ...)
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
 	char *end;
+
+	if (!isdigit((unsigned char)s[0]))   /* strtol would take " 4" and "+4" */
+		return -EINVAL;
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi)
@@ -70,6 +74,9 @@ static int parse_console(struct vm_config *cfg, const char *v)
 static int parse_timeout(const char *v, double *out)
 {
 	char *end;
+
+	if (!isdigit((unsigned char)v[0]) && v[0] != '.')
+		return -EINVAL;
 	errno = 0;
 	double t = strtod(v, &end);
 	if (errno || end == v || *end || !(t > 0) || t > 1e7)

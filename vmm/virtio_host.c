@@ -179,7 +179,7 @@ static int add_disk(struct virtio_host *h, int i, char *err, size_t errlen)
 	struct vm *vm = h->vm;
 	const struct disk_config *dc = &vm->cfg->disks[i];
 	struct disk_dev *dd = &h->disks[i];
-	char serial[21];
+	char serial[32];   /* the device keeps the first 20 bytes */
 	uint64_t base;
 	uint32_t gsi;
 	int r;

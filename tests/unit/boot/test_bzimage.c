@@ -23,6 +23,9 @@
 
 /* A layout like arch/x86's, written out so boot/ tests need no arch/. */
 #define KERNEL_ADDR 0x100000ULL
+/* The decompressor runs at max(KERNEL_ADDR aligned up, pref_address): the
+ * synthetic image says pref_address 16 MiB, so its memory ends there + init_size. */
+#define KERNEL_RUN  0x1000000ULL
 #define ZERO_PAGE   0x7000ULL
 #define PVH_INFO    0x6000ULL
 #define CMDLINE     0x20000ULL
@@ -179,7 +182,7 @@ static void load_zero_page(void **state)
 	assert_int_equal(res.mode, X86_ENTRY_64);
 	assert_int_equal(res.entry, KERNEL_ADDR + 0x200);
 	assert_int_equal(res.arg, ZERO_PAGE);
-	assert_int_equal(res.kernel_end, KERNEL_ADDR + 16 * MiB);
+	assert_int_equal(res.kernel_end, KERNEL_RUN + 16 * MiB);
 	assert_int_equal(res.initrd_addr, iaddr);
 	assert_int_equal(iaddr, 0x3EFF000);
 	assert_int_equal(res.initrd_size, sizeof(initrd));
@@ -252,7 +255,7 @@ static void no_initrd(void **state)
 	assert_int_equal(le32_get(zp + HDR_RAMDISK_SIZE), 0);
 	assert_int_equal(ram[CMDLINE], 0);
 	assert_int_equal(ram[CMDLINE + 1], 0xAA);
-	check_unchanged(KERNEL_ADDR + 16 * MiB, RAM_SIZE - KERNEL_ADDR - 16 * MiB);
+	check_unchanged(KERNEL_RUN + 16 * MiB, RAM_SIZE - KERNEL_RUN - 16 * MiB);
 }
 
 /* initrd_addr_max bounds the initrd below lowmem_end. */
@@ -262,13 +265,13 @@ static void initrd_addr_max(void **state)
 
 	(void)state;
 	memset(initrd, 0x77, sizeof(initrd));
-	le32_put(img + HDR_INITRD_ADDR_MAX, 0x1FFFFFF);
+	le32_put(img + HDR_INITRD_ADDR_MAX, 0x2FFFFFF);
 	assert_int_equal(load(initrd, sizeof(initrd), "x"), 0);
-	assert_int_equal(res.initrd_addr, 0x2000000 - 4 * 4096);
+	assert_int_equal(res.initrd_addr, 0x3000000 - 4 * 4096);
 	assert_int_equal(res.initrd_addr % 4096, 0);
-	assert_int_equal(le32_get(ram + ZERO_PAGE + HDR_RAMDISK_IMAGE), 0x2000000 - 4 * 4096);
+	assert_int_equal(le32_get(ram + ZERO_PAGE + HDR_RAMDISK_IMAGE), 0x3000000 - 4 * 4096);
 	assert_memory_equal(ram + res.initrd_addr, initrd, sizeof(initrd));
-	check_unchanged(0x2000000 - 4096 + 1, RAM_SIZE - 0x2000000 + 4096 - 1);
+	check_unchanged(0x3000000 - 4096 + 1, RAM_SIZE - 0x3000000 + 4096 - 1);
 
 	/* A top of RAM below initrd_addr_max wins. */
 	setup(NULL);
@@ -280,7 +283,7 @@ static void initrd_addr_max(void **state)
 /* The initrd may end the kernel's reach exactly, not a byte lower. */
 static void initrd_fits_exactly(void **state)
 {
-	uint64_t kend = KERNEL_ADDR + 16 * MiB;
+	uint64_t kend = KERNEL_RUN + 16 * MiB;
 	size_t room = RAM_SIZE - kend;
 	uint8_t *initrd = calloc(1, room + 1);
 
@@ -430,16 +433,35 @@ static void reject_header_end(void **state)
 	expect_reject(-ENOEXEC, "malformed");
 }
 
+/* Where the decompressor runs: the load address rounded up to
+ * kernel_alignment, but never below pref_address (LOAD_PHYSICAL_ADDR). */
+static void footprint_follows_decompressor(void **state)
+{
+	(void)state;
+	le64_put(img + HDR_PREF_ADDRESS, 0);           /* alignment 2 MiB rules */
+	assert_int_equal(load(NULL, 0, "x"), 0);
+	assert_int_equal(res.kernel_end, 2 * MiB + 16 * MiB);
+	setup(NULL);
+	le64_put(img + HDR_PREF_ADDRESS, 0x3100000);   /* 49 MiB + 16 MiB: past the 64 MiB of RAM */
+	assert_int_equal(load(NULL, 0, "x"), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory:");
+	setup(NULL);
+	le32_put(img + HDR_KERNEL_ALIGNMENT, 3);       /* not a power of two: ignored */
+	le64_put(img + HDR_PREF_ADDRESS, 0);
+	assert_int_equal(load(NULL, 0, "x"), 0);
+	assert_int_equal(res.kernel_end, KERNEL_ADDR + 16 * MiB);
+}
+
 static void reject_kernel_too_big(void **state)
 {
 	(void)state;
 	/* init_size reaching exactly lowmem_end is fine... */
-	le32_put(img + HDR_INIT_SIZE, RAM_SIZE - KERNEL_ADDR);
+	le32_put(img + HDR_INIT_SIZE, RAM_SIZE - KERNEL_RUN);
 	assert_int_equal(load(NULL, 0, "x"), 0);
 	assert_int_equal(res.kernel_end, RAM_SIZE);
 	/* ...one byte more is not. */
 	setup(NULL);
-	le32_put(img + HDR_INIT_SIZE, RAM_SIZE - KERNEL_ADDR + 1);
+	le32_put(img + HDR_INIT_SIZE, RAM_SIZE - KERNEL_RUN + 1);
 	expect_reject(-ENOMEM, "--memory:");
 	ASSERT_ERR_PREFIX("--memory:");
 	assert_non_null(strstr(err, "65 MiB"));
@@ -452,8 +474,8 @@ static void reject_initrd_too_big(void **state)
 	(void)state;
 	assert_int_equal(load(initrd, sizeof(initrd), "x"), -ENOMEM);
 	ASSERT_ERR_PREFIX("--memory:");
-	/* Kernel end 17 MiB + 48 MiB of initrd. */
-	assert_non_null(strstr(err, "65 MiB"));
+	/* Kernel end 32 MiB (16 MiB decompressor base + 16 MiB init_size) + 48 MiB of initrd. */
+	assert_non_null(strstr(err, "80 MiB"));
 	check_unchanged(ZERO_PAGE, BP_SIZE);
 	/* Larger than the whole initrd window. */
 	setup(NULL);
@@ -529,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup(reject_no_kernel64, setup),
 		cmocka_unit_test_setup(reject_truncated, setup),
 		cmocka_unit_test_setup(reject_header_end, setup),
+		cmocka_unit_test_setup(footprint_follows_decompressor, setup),
 		cmocka_unit_test_setup(reject_kernel_too_big, setup),
 		cmocka_unit_test_setup(reject_initrd_too_big, setup),
 		cmocka_unit_test_setup(detect, setup),

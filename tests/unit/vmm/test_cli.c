@@ -217,7 +217,8 @@ static void bad_memory(void **state)
 
 static void bad_cpus(void **state)
 {
-	static const char *const v[] = { "0", "65", "abc", "-1", "", "2x", "1.5", "99999999999999999999" };
+	static const char *const v[] = { "0", "65", "abc", "-1", "", "2x", "1.5", "99999999999999999999",
+					 " 4", "+4" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -256,6 +257,43 @@ static void bad_on_reboot(void **state)
 }
 
 /* The first error is the one reported; the message fits the buffer. */
+static void disks(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "k", "--disk", "a.img",
+			       "--disk=b.img,readonly=on,transport=mmio,version=1,cache=none",
+			       "--no-ioeventfd"), CLI_RUN);
+	assert_int_equal(cfg.ndisks, 2);
+	assert_string_equal(cfg.disks[0].path, "a.img");
+	assert_int_equal(cfg.disks[0].readonly, 0);
+	assert_int_equal(cfg.disks[0].transport, TRANSPORT_MMIO);
+	assert_int_equal(cfg.disks[0].version, 2);
+	assert_int_equal(cfg.disks[0].cache, DISK_CACHE_WRITEBACK);
+	assert_string_equal(cfg.disks[1].path, "b.img");
+	assert_int_equal(cfg.disks[1].readonly, 1);
+	assert_int_equal(cfg.disks[1].version, 1);
+	assert_int_equal(cfg.disks[1].cache, DISK_CACHE_NONE);
+	assert_int_equal(cfg.no_ioeventfd, 1);
+	assert_int_equal(PARSE("run", "--kernel", "k"), CLI_RUN);
+	assert_int_equal(cfg.ndisks, 0);
+	assert_int_equal(cfg.no_ioeventfd, 0);
+}
+
+static void bad_disks(void **state)
+{
+	static const char *const v[] = {
+		"", ",readonly=on", "a,version=3", "a,readonly=yes", "a,cache=sometimes",
+		"a,color=red", "a,readonly", "a,=on", "a,transport=pci", "a,transport=usb",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		REJECT("--disk:", "run", "--kernel", "k", "--disk", (char *)v[i]);
+	REJECT("--disk:", "run", "--kernel", "k", "--disk", "a", "--disk", "a", "--disk", "a",
+	       "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a");
+	assert_non_null(strstr(err, "at most 8"));
+}
+
 static void first_error_and_truncation(void **state)
 {
 	char small[12];
@@ -283,6 +321,8 @@ int main(void)
 		cmocka_unit_test(bad_console),
 		cmocka_unit_test(bad_timeout),
 		cmocka_unit_test(bad_on_reboot),
+		cmocka_unit_test(disks),
+		cmocka_unit_test(bad_disks),
 		cmocka_unit_test(first_error_and_truncation),
 	};
 
