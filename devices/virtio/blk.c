@@ -54,6 +54,7 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	/* Linux adds header and status to seg_max: keep the chain within the
 	 * queue (§2.7.5.2), as QEMU does with seg-max-adjust. */
 	virtio_put32(d, cfg + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_QUEUE_SIZE - 2);
+	virtio_put32(d, cfg + VIRTIO_BLK_CFG_SIZE_MAX, VIRTIO_BLK_SIZE_MAX);
 	virtio_put32(d, cfg + VIRTIO_BLK_CFG_BLK_SIZE, lbs);
 	cfg[VIRTIO_BLK_CFG_PHYS_BLOCK_EXP] = exp;
 	cfg[VIRTIO_BLK_CFG_ALIGN_OFFSET] = 0;
@@ -420,7 +421,8 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend, const char *
 		     1ull << VIRTIO_F_RING_EVENT_IDX |
 		     /* we take any framing (header split, data with status) */
 		     1ull << VIRTIO_F_ANY_LAYOUT |
-		     1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
+		     1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_SIZE_MAX |
+		     1ull << VIRTIO_BLK_F_BLK_SIZE |
 		     1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_TOPOLOGY;
 
 	memset(b, 0, sizeof(*b));

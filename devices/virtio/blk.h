@@ -64,6 +64,10 @@
 #define VIRTIO_BLK_CONFIG_SIZE             60
 
 #define VIRTIO_BLK_QUEUE_SIZE      256
+/* Largest single segment we announce (VIRTIO_BLK_F_SIZE_MAX). The backend has
+ * no per-segment limit; 1 MiB keeps a request's bounce chunks and the guest's
+ * scatter lists reasonable. */
+#define VIRTIO_BLK_SIZE_MAX        (1u << 20)
 /* Limits we advertise for DISCARD / WRITE_ZEROES (per segment, segments). */
 #define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 21)    /* 1 GiB */
 #define VIRTIO_BLK_MAX_DWZ_SEG     32u

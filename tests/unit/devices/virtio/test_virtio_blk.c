@@ -300,6 +300,7 @@ static void check_config(struct tenv *t)
 	memcpy(gp(t, DATA2_GPA), cfg, sizeof(cfg));   /* decode with the guest's order */
 	assert_int_equal(rd(t, DATA2_GPA + VIRTIO_BLK_CFG_CAPACITY, 8), DISK_SECTORS);
 	assert_int_equal(rd(t, DATA2_GPA + VIRTIO_BLK_CFG_SEG_MAX, 4), VIRTIO_BLK_QUEUE_SIZE - 2);
+	assert_int_equal(rd(t, DATA2_GPA + VIRTIO_BLK_CFG_SIZE_MAX, 4), VIRTIO_BLK_SIZE_MAX);
 	assert_int_equal(rd(t, DATA2_GPA + VIRTIO_BLK_CFG_BLK_SIZE, 4), 512);
 	assert_int_equal(cfg[VIRTIO_BLK_CFG_PHYS_BLOCK_EXP], 3);
 	assert_int_equal(rd(t, DATA2_GPA + VIRTIO_BLK_CFG_MIN_IO_SIZE, 2), 8);
@@ -351,6 +352,7 @@ static void features_offered(void **s)
 	assert_true(f & 1ull << VIRTIO_F_RING_EVENT_IDX);
 	assert_true(f & 1ull << VIRTIO_BLK_F_FLUSH);
 	assert_true(f & 1ull << VIRTIO_BLK_F_SEG_MAX);
+	assert_true(f & 1ull << VIRTIO_BLK_F_SIZE_MAX);
 	assert_true(f & 1ull << VIRTIO_BLK_F_BLK_SIZE);
 	assert_true(f & 1ull << VIRTIO_BLK_F_TOPOLOGY);
 	assert_true(f & 1ull << VIRTIO_BLK_F_DISCARD);
