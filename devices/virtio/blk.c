@@ -8,6 +8,8 @@
  * segments are all validated before the first one is executed. */
 #include "virtio/blk.h"
 
+#include "iov.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,26 +96,6 @@ static void blk_reset(struct virtio_dev *d)
 }
 
 /* ---- iovec helpers ---- */
-
-/* Copies len bytes starting at byte pos of the iovec stream into dst.
- * Returns false if the stream is shorter. */
-static bool iov_gather(const struct iovec *iov, uint32_t n, uint64_t pos, void *dst, size_t len)
-{
-	for (uint32_t i = 0; i < n && len; i++) {
-		if (pos >= iov[i].iov_len) {
-			pos -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - (size_t)pos;
-		if (k > len)
-			k = len;
-		memcpy(dst, (const char *)iov[i].iov_base + pos, k);
-		dst = (char *)dst + k;
-		len -= k;
-		pos = 0;
-	}
-	return len == 0;
-}
 
 /* The sub-stream [skip, skip+len) of iov as a new iovec array in out
  * (at most n entries). Returns the entry count. */
@@ -247,7 +229,7 @@ static struct blk_result blk_discard_wz(struct virtio_blk *b, const struct virtq
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint64_t i = 0; i < nseg; i++) {
-			iov_gather(e->iov, e->nout, HDR_SIZE + i * DWZ_SIZE, raw, DWZ_SIZE);
+			iov_to_buf(e->iov, e->nout, HDR_SIZE + i * DWZ_SIZE, raw, DWZ_SIZE);
 			seg = (struct dwz_seg){ le64_at(raw), le32_at(raw + 8), le32_at(raw + 12) };
 			if (pass == 0) {
 				/* §5.2.6.2: unknown flags, or UNMAP on a discard:
@@ -342,7 +324,7 @@ static int blk_handle_request(struct virtio_blk *b, const struct virtq_elem *e)
 		virtio_warn(d, "request without a status byte");
 		return -EINVAL;
 	}
-	if (e->out_len < HDR_SIZE || !iov_gather(e->iov, e->nout, 0, hdr, HDR_SIZE)) {
+	if (e->out_len < HDR_SIZE || iov_to_buf(e->iov, e->nout, 0, hdr, HDR_SIZE) != HDR_SIZE) {
 		virtio_warn(d, "request header of %llu bytes", (unsigned long long)e->out_len);
 		return -EINVAL;
 	}

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "virtio/blk_file.h"
 
+#include "iov.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -183,29 +185,6 @@ static ssize_t rw_vec(struct blk_file *f, bool write, const struct iovec *iov, i
 	return (ssize_t)total;
 }
 
-/* Copies between an iovec array (starting at byte pos) and a flat buffer. */
-static void iov_copy(const struct iovec *iov, int n, uint64_t pos, void *buf, size_t len,
-		     bool to_iov)
-{
-	for (int i = 0; i < n && len; i++) {
-		if (pos >= iov[i].iov_len) {
-			pos -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - (size_t)pos;
-		if (k > len)
-			k = len;
-		char *p = (char *)iov[i].iov_base + pos;
-		if (to_iov)
-			memcpy(p, buf, k);
-		else
-			memcpy(buf, p, k);
-		buf = (char *)buf + k;
-		len -= k;
-		pos = 0;
-	}
-}
-
 /* O_DIRECT with buffers the kernel may refuse: through an aligned buffer,
  * BLK_CHUNK bytes at a time. */
 static ssize_t rw_bounce(struct blk_file *f, bool write, const struct iovec *iov, int n,
@@ -221,12 +200,12 @@ static ssize_t rw_bounce(struct blk_file *f, bool write, const struct iovec *iov
 	for (uint64_t done = 0; done < total; done += (uint64_t)r) {
 		size_t len = total - done < cap ? (size_t)(total - done) : cap;
 		if (write)
-			iov_copy(iov, n, done, bounce, len, false);
+			iov_to_buf(iov, (unsigned)n, done, bounce, len);
 		r = rw_full(f, write, bounce, len, off + done);
 		if (r < 0)
 			break;
 		if (!write)
-			iov_copy(iov, n, done, bounce, len, true);
+			iov_from_buf(iov, (unsigned)n, done, bounce, len);
 	}
 	free(bounce);
 	return r < 0 ? r : (ssize_t)total;
