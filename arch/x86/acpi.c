@@ -25,7 +25,8 @@
 #define FADT_MINOR        3         /* ACPI 6.3 */
 #define MADT_REVISION     5         /* ACPI 6.3 */
 #define DSDT_REVISION     2         /* 2+: AML integers are 64-bit (§5.2.11.1) */
-#define NR_SDT_ENTRIES    2         /* FADT, MADT; the DSDT hangs off the FADT */
+#define NR_SDT_ENTRIES    3         /* FADT, MADT, MCFG; the DSDT hangs off the FADT */
+#define MCFG_LEN          60        /* header, 8 reserved, one allocation */
 
 /* FADT Fixed Feature Flags (§5.2.9). */
 #define FADT_F_WBINVD          (1u << 0)
@@ -320,6 +321,79 @@ static void dsdt_mmio_dev(struct aml *a, const struct acpi_mmio_dev *d, int idx)
 }
 
 /* DSDT (§5.2.11.1): the header, then AML. Returns its length or -errno. */
+/* The PCI host bridge (PCI Firmware Spec 3.2 §4.1.1): a PCIe root complex
+ * (PNP0A08, compatible PNP0A03) with its bus, I/O and memory windows, and
+ * the INTx routing as GSIs swizzled by slot. */
+static void dsdt_pci(struct aml *a, const struct acpi_pci *pci)
+{
+	struct aml_res r;
+
+	aml_device_begin(a, "PCI0");
+	aml_name_begin(a, "_HID");
+	aml_eisaid(a, "PNP0A08");
+	aml_name_begin(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name_begin(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name_begin(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name_begin(a, "_UID");
+	aml_integer(a, 0);
+	aml_name_begin(a, "_CRS");
+	aml_res_init(&r);
+	aml_res_addr(&r, 2, AML_ADDR_BUS, 0, 0, 0);
+	aml_res_io(&r, 0xCF8, 8);                                /* config ports */
+	aml_res_addr(&r, 2, AML_ADDR_IO, 3, 0x0000, 0x0CF7);
+	aml_res_addr(&r, 2, AML_ADDR_IO, 3, 0x0D00, 0xFFFF);
+	aml_res_addr(&r, 4, AML_ADDR_MEMORY, 1 /* RW, non-cacheable */, pci->mem32_base,
+		     (uint64_t)pci->mem32_base + pci->mem32_size - 1);
+	if (pci->mem64_size)
+		aml_res_addr(&r, 8, AML_ADDR_MEMORY, 1 | 3 << 1 /* RW, prefetchable */,
+			     pci->mem64_base, pci->mem64_base + pci->mem64_size - 1);
+	aml_res_buffer(a, &r);
+	/* _PRT: Package { Address (slot << 16 | 0xFFFF), Pin, Source 0, GSI } */
+	aml_name_begin(a, "_PRT");
+	aml_package_begin(a, 31 * 4);
+	for (unsigned slot = 1; slot < 32; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xFFFF);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci->intx_gsi_base + (slot + pin) % 4);
+			aml_end(a);
+		}
+	}
+	aml_end(a);
+	aml_end(a);
+
+	/* The ECAM window is a motherboard resource: Linux only trusts MCFG
+	 * when the area is reserved here (or in E820). */
+	aml_device_begin(a, "MRES");
+	aml_name_begin(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name_begin(a, "_UID");
+	aml_integer(a, 1);
+	aml_name_begin(a, "_CRS");
+	aml_res_init(&r);
+	aml_res_mem32_fixed(&r, (uint32_t)pci->ecam_base, pci->ecam_size, 0);
+	aml_res_buffer(a, &r);
+	aml_end(a);
+}
+
+/* MCFG (PCI Firmware Spec 3.2 §4.1.2): one ECAM allocation for segment 0. */
+static size_t build_mcfg(uint8_t *t, const struct acpi_pci *pci)
+{
+	memset(t, 0, MCFG_LEN);
+	put64(t + 44, pci->ecam_base);
+	put16(t + 52, 0);                                 /* segment */
+	t[54] = 0;                                        /* start bus */
+	t[55] = (uint8_t)((pci->ecam_size >> 20) - 1);    /* end bus */
+	put_header(t, "MCFG", MCFG_LEN, 1);
+	seal(t, MCFG_LEN);
+	return MCFG_LEN;
+}
+
 static long build_dsdt(uint8_t *t, size_t cap, const struct acpi_config *cfg)
 {
 	struct aml a;
@@ -344,6 +418,8 @@ static long build_dsdt(uint8_t *t, size_t cap, const struct acpi_config *cfg)
 		dsdt_pvpanic(&a, cfg);
 	for (int i = 0; i < cfg->nr_mmio_devs; i++)
 		dsdt_mmio_dev(&a, &cfg->mmio_devs[i], i);
+	if (cfg->pci)
+		dsdt_pci(&a, cfg->pci);
 	aml_end(&a);
 
 	err = aml_finish(&a);
@@ -367,6 +443,12 @@ static int check_config(const struct acpi_config *cfg)
 	if (cfg->nr_mmio_devs < 0 || cfg->nr_mmio_devs > ACPI_MAX_MMIO_DEVS ||
 	    (cfg->nr_mmio_devs && !cfg->mmio_devs))
 		return -EINVAL;
+	if (cfg->pci && (!cfg->pci->ecam_size || cfg->pci->ecam_size % (1u << 20) ||
+			 cfg->pci->ecam_size > 256u << 20 || cfg->pci->ecam_base + cfg->pci->ecam_size > 1ULL << 32 ||
+			 !cfg->pci->mem32_size ||
+			 (uint64_t)cfg->pci->mem32_base + cfg->pci->mem32_size > 1ULL << 32 ||
+			 cfg->pci->intx_gsi_base + 4 > 24))
+		return -EINVAL;
 	for (int i = 0; i < cfg->nr_mmio_devs; i++) {
 		const struct acpi_mmio_dev *d = &cfg->mmio_devs[i];
 
@@ -386,8 +468,9 @@ static size_t align8(size_t off)
 int acpi_build(uint8_t *buf, uint64_t base_gpa, size_t size,
 	       const struct acpi_config *cfg, uint64_t *rsdp_gpa)
 {
-	size_t xsdt, rsdt, fadt, madt, dsdt;
+	size_t xsdt, rsdt, fadt, madt, mcfg, dsdt;
 	uint64_t ent[NR_SDT_ENTRIES];
+	int nent = 2;
 	long dsdt_len;
 	int err;
 
@@ -405,7 +488,8 @@ int acpi_build(uint8_t *buf, uint64_t base_gpa, size_t size,
 	rsdt = align8(xsdt + ACPI_HDR_LEN + 8 * NR_SDT_ENTRIES);
 	fadt = align8(rsdt + ACPI_HDR_LEN + 4 * NR_SDT_ENTRIES);
 	madt = align8(fadt + FADT_LEN);
-	dsdt = align8(madt + madt_len(cfg));
+	mcfg = align8(madt + madt_len(cfg));
+	dsdt = align8(mcfg + (cfg->pci ? MCFG_LEN : 0));
 	if (dsdt > size)
 		return -ENOSPC;
 
@@ -419,8 +503,12 @@ int acpi_build(uint8_t *buf, uint64_t base_gpa, size_t size,
 	build_madt(buf + madt, cfg);
 	ent[0] = base_gpa + fadt;
 	ent[1] = base_gpa + madt;
-	build_sdt(buf + xsdt, "XSDT", 8, ent, NR_SDT_ENTRIES);
-	build_sdt(buf + rsdt, "RSDT", 4, ent, NR_SDT_ENTRIES);
+	if (cfg->pci) {
+		build_mcfg(buf + mcfg, cfg->pci);
+		ent[nent++] = base_gpa + mcfg;
+	}
+	build_sdt(buf + xsdt, "XSDT", 8, ent, nent);
+	build_sdt(buf + rsdt, "RSDT", 4, ent, nent);
 	build_rsdp(buf, (uint32_t)(base_gpa + rsdt), base_gpa + xsdt);
 	*rsdp_gpa = base_gpa;
 	return 0;

@@ -18,6 +18,15 @@ struct acpi_mmio_dev {
 
 #define ACPI_MAX_MMIO_DEVS 32
 
+/* A PCI host bridge on segment 0, bus 0 (ECAM announced in the MCFG table). */
+struct acpi_pci {
+	uint64_t ecam_base;
+	uint32_t ecam_size;        /* 1 MiB per bus */
+	uint32_t mem32_base, mem32_size;   /* window for 32-bit BARs */
+	uint64_t mem64_base, mem64_size;   /* window for 64-bit BARs (size 0: none) */
+	uint32_t intx_gsi_base;    /* INTA..INTD of slot s: GSI base + (s + pin) % 4 */
+};
+
 struct acpi_config {
 	int ncpus;                 /* Local APIC ids 0..ncpus-1 */
 	uint32_t lapic_addr;
@@ -34,6 +43,7 @@ struct acpi_config {
 	uint8_t com1_irq;
 	const struct acpi_mmio_dev *mmio_devs;
 	int nr_mmio_devs;
+	const struct acpi_pci *pci;   /* NULL: no PCI */
 };
 
 /* Builds all tables into buf, which the guest sees at base_gpa, with the RSDP

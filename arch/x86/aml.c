@@ -459,3 +459,31 @@ void aml_res_buffer(struct aml *a, struct aml_res *r)
 	aml_bytes(a, r->data, r->len);
 	aml_end(a);
 }
+
+/* Word (0x88), DWord (0x87) and QWord (0x8A) Address Space Descriptors:
+ * resource type, general flags (bit 0 clear: producer; bits 2, 3: min and
+ * max fixed), type-specific flags, then granularity, min, max, translation
+ * offset and length, each width bytes. */
+void aml_res_addr(struct aml_res *r, int width, uint8_t type, uint8_t type_flags,
+		  uint64_t min, uint64_t max)
+{
+	uint8_t d[3 + 3 + 5 * 8];
+	uint8_t tag = width == 2 ? 0x88 : width == 4 ? 0x87 : width == 8 ? 0x8A : 0;
+	size_t len = 3 + 5 * (size_t)width;
+
+	if (!tag || max < min || (width < 8 && max >> (8 * width))) {
+		r->invalid = 1;
+		return;
+	}
+	d[0] = tag;
+	put_le(d + 1, len, 2);
+	d[3] = type;
+	d[4] = 0x0C;
+	d[5] = type_flags;
+	put_le(d + 6, 0, width);                          /* granularity */
+	put_le(d + 6 + width, min, width);
+	put_le(d + 6 + 2 * width, max, width);
+	put_le(d + 6 + 3 * width, 0, width);              /* translation */
+	put_le(d + 6 + 4 * width, max - min + 1, width);  /* length */
+	res_put(r, d, 3 + len);
+}

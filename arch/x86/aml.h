@@ -57,4 +57,13 @@ void aml_res_irq(struct aml_res *r, uint32_t gsi, int level, int active_low, int
 void aml_res_isa_irq(struct aml_res *r, uint8_t irq, int level, int active_low, int shared); /* IRQ(){irq}, irq 0..15 */
 void aml_res_buffer(struct aml *a, struct aml_res *r);  /* appends EndTag and emits Buffer */
 
+/* Address Space Descriptors (ACPI 6.4 §6.4.3.5) for a bridge's windows: a
+ * producer range [min, max] with fixed ends. width is 2 (Word), 4 (DWord)
+ * or 8 (QWord) bytes; type 0 memory, 1 I/O, 2 bus number. */
+#define AML_ADDR_MEMORY 0
+#define AML_ADDR_IO     1
+#define AML_ADDR_BUS    2
+void aml_res_addr(struct aml_res *r, int width, uint8_t type, uint8_t type_flags,
+		  uint64_t min, uint64_t max);
+
 #endif

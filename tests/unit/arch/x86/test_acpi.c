@@ -373,16 +373,14 @@ static char *slurp(const char *path)
 
 /* iasl -d writes dsdt.dsl beside dsdt.dat; it must parse the whole AML
  * stream and show every device we declared. */
-static void dsdt_iasl(void **state)
+/* Disassembles table t with iasl and returns the .dsl text; the log must be
+ * free of errors and warnings. */
+static char *iasl_disassemble(const uint8_t *d)
 {
 	char dir[] = "/tmp/kvmini-acpi-XXXXXX", path[128], cmd[512];
-	const uint8_t *d = dsdt();
 	char *dsl, *log;
 	FILE *f;
 
-	(void)state;
-	if (!have_iasl())
-		skip();
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
 	f = fopen(path, "wb");
@@ -397,16 +395,108 @@ static void dsdt_iasl(void **state)
 	log = slurp(path);
 	assert_null(strstr(log, "Error"));
 	assert_null(strstr(log, "Warning"));
+	free(log);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return dsl;
+}
+
+static void dsdt_iasl(void **state)
+{
+	char *dsl;
+
+	(void)state;
+	if (!have_iasl())
+		skip();
+	dsl = iasl_disassemble(dsdt());
 	assert_non_null(strstr(dsl, "LNRO0005"));
 	assert_non_null(strstr(dsl, "_S5_"));
 	assert_non_null(strstr(dsl, "QEMU0001"));
 	assert_non_null(strstr(dsl, "PNP0501"));
 	assert_non_null(strstr(dsl, "Memory32Fixed (ReadWrite"));
 	assert_non_null(strstr(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"));
+	assert_null(strstr(dsl, "PNP0A08"));     /* no PCI unless asked for */
 	free(dsl);
-	free(log);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+}
+
+static const struct acpi_pci pci = {
+	.ecam_base = 0xE0000000, .ecam_size = 1 << 20,
+	.mem32_base = 0xC0000000, .mem32_size = 0x10000000,
+	.mem64_base = 0x8000000000ULL, .mem64_size = 0x4000000000ULL,
+	.intx_gsi_base = 20,
+};
+
+static int build_pci(void **state)
+{
+	struct acpi_config c = config();
+	uint64_t gpa = 0;
+
+	(void)state;
+	c.pci = &pci;
+	memset(buf, 0xEE, sizeof(buf));
+	assert_int_equal(acpi_build(buf, BASE, sizeof(buf), &c, &gpa), 0);
+	rsdp = buf;
+	return 0;
+}
+
+/* MCFG joins the root tables and describes the ECAM window for bus 0. */
+static void pci_mcfg(void **state)
+{
+	const uint8_t *x = xsdt(), *r = table_at(rd32(rsdp + 16), "RSDT");
+	const uint8_t *m = find("MCFG");
+
+	(void)state;
+	assert_int_equal(rd32(x + 4), 36 + 3 * 8);
+	assert_int_equal(rd32(r + 4), 36 + 3 * 4);
+	assert_int_equal(rd32(m + 4), 60);
+	assert_int_equal(sum(m, 60), 0);
+	assert_int_equal(rd64(m + 44), 0xE0000000);
+	assert_int_equal(rd16(m + 52), 0);       /* segment */
+	assert_int_equal(m[54], 0);              /* buses 0..0 */
+	assert_int_equal(m[55], 0);
+	assert_int_equal(sum(dsdt(), rd32(dsdt() + 4)), 0);
+}
+
+static void pci_dsdt_iasl(void **state)
+{
+	char *dsl;
+
+	(void)state;
+	if (!have_iasl())
+		skip();
+	dsl = iasl_disassemble(dsdt());
+	assert_non_null(strstr(dsl, "PNP0A08"));
+	assert_non_null(strstr(dsl, "PNP0A03"));
+	assert_non_null(strstr(dsl, "PNP0C02"));
+	assert_non_null(strstr(dsl, "WordBusNumber"));
+	assert_non_null(strstr(dsl, "0x0CF7"));
+	assert_non_null(strstr(dsl, "DWordMemory"));
+	assert_non_null(strstr(dsl, "0xCFFFFFFF"));
+	assert_non_null(strstr(dsl, "QWordMemory"));
+	assert_non_null(strstr(dsl, "_PRT"));
+	/* slot 1 INTA -> GSI 20 + (1 + 0) % 4 = 21; slot 31 INTD -> 20 + 34 % 4 = 22 */
+	assert_non_null(strstr(dsl, "0x0001FFFF"));
+	assert_non_null(strstr(dsl, "0x001FFFFF"));
+	assert_non_null(strstr(dsl, "0xE0000000"));   /* the ECAM window, reserved by MRES */
+	free(dsl);
+}
+
+static void pci_einval(void **state)
+{
+	struct acpi_config c = config();
+	struct acpi_pci p = pci;
+	uint64_t gpa;
+
+	(void)state;
+	c.pci = &p;
+	p.ecam_size = 4096;                       /* not whole buses */
+	assert_int_equal(acpi_build(buf, BASE, sizeof(buf), &c, &gpa), -EINVAL);
+	p = pci;
+	p.intx_gsi_base = 21;                     /* past the IOAPIC's 24 pins */
+	assert_int_equal(acpi_build(buf, BASE, sizeof(buf), &c, &gpa), -EINVAL);
+	p = pci;
+	p.mem32_base = 0xF8000000;                /* window past 4 GiB */
+	assert_int_equal(acpi_build(buf, BASE, sizeof(buf), &c, &gpa), -EINVAL);
 }
 
 int main(void)
@@ -423,6 +513,9 @@ int main(void)
 		cmocka_unit_test(einval),
 		cmocka_unit_test_setup(many_cpus, build),
 		cmocka_unit_test_setup(dsdt_iasl, build),
+		cmocka_unit_test_setup(pci_mcfg, build_pci),
+		cmocka_unit_test_setup(pci_dsdt_iasl, build_pci),
+		cmocka_unit_test(pci_einval),
 	};
 
 	return cmocka_run_group_tests(t, NULL, NULL);

@@ -307,6 +307,48 @@ static void resource_flags(void **state)
 	assert_int_equal(aml_finish(&a), -EINVAL);
 }
 
+/* Address Space Descriptors, byte for byte (ACPI 6.4 §6.4.3.5.1-3). */
+static void address_space(void **state)
+{
+	struct aml_res r;
+	static const uint8_t word_bus[16] = {
+		0x88, 0x0D, 0x00, 0x02, 0x0C, 0x00,     /* bus number, min/max fixed */
+		0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,     /* gran, min 0, max 0, xlat, len 1 */
+	};
+	static const uint8_t dword_mem[26] = {
+		0x87, 0x17, 0x00, 0x00, 0x0C, 0x01,     /* memory, RW non-cacheable */
+		0, 0, 0, 0,  0x00, 0x00, 0x00, 0xC0,  0xFF, 0xFF, 0xFF, 0xCF,
+		0, 0, 0, 0,  0x00, 0x00, 0x00, 0x10,
+	};
+
+	(void)state;
+	aml_res_init(&r);
+	aml_res_addr(&r, 2, AML_ADDR_BUS, 0, 0, 0);
+	assert_int_equal(r.len, 16);
+	assert_memory_equal(r.data, word_bus, 16);
+	aml_res_init(&r);
+	aml_res_addr(&r, 4, AML_ADDR_MEMORY, 1, 0xC0000000, 0xCFFFFFFF);
+	assert_int_equal(r.len, 26);
+	assert_memory_equal(r.data, dword_mem, 26);
+	aml_res_init(&r);
+	aml_res_addr(&r, 8, AML_ADDR_MEMORY, 7, 1ULL << 39, (1ULL << 40) - 1);
+	assert_int_equal(r.len, 46);
+	assert_int_equal(r.data[0], 0x8A);
+	assert_int_equal(r.data[1], 43);
+	assert_int_equal(r.data[5], 7);
+	assert_int_equal(r.data[6 + 8 + 4], 0x80);          /* min = 1 << 39 */
+	assert_int_equal(r.data[6 + 32 + 4], 0x80);         /* length = 1 << 39 */
+	assert_int_equal(r.invalid, 0);
+	aml_res_addr(&r, 2, AML_ADDR_IO, 3, 0, 0x10000);    /* does not fit a word */
+	assert_int_equal(r.invalid, 1);
+	aml_res_init(&r);
+	aml_res_addr(&r, 4, AML_ADDR_MEMORY, 1, 10, 9);     /* max below min */
+	assert_int_equal(r.invalid, 1);
+	aml_res_init(&r);
+	aml_res_addr(&r, 3, AML_ADDR_MEMORY, 1, 0, 1);      /* no such width */
+	assert_int_equal(r.invalid, 1);
+}
+
 static void unbalanced(void **state)
 {
 	(void)state;
@@ -400,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup(method_too_many_args, setup),
 		cmocka_unit_test_setup(resources, setup),
 		cmocka_unit_test_setup(resource_flags, setup),
+		cmocka_unit_test(address_space),
 		cmocka_unit_test_setup(unbalanced, setup),
 		cmocka_unit_test_setup(too_deep, setup),
 		cmocka_unit_test(overflow_bounds),
