@@ -287,6 +287,9 @@ static void rx_push_used(struct virtio_net *n, bool keep_len)
 	struct virtq *vq = &n->vdev.vq[VIRTIO_NET_RXQ];
 	struct virtq_elem *e = n->rx_elem;
 
+	/* Fill every element, publish them together: a driver must never see
+	 * the first buffer of a frame (whose num_buffers counts the rest)
+	 * before the rest. */
 	for (unsigned i = 0; i < n->rx_nused; i++) {
 		const struct virtio_net_rx_used *u = &n->rx_used[i];
 		uint32_t len = keep_len ? u->len : 0;
@@ -296,8 +299,9 @@ static void rx_push_used(struct virtio_net *n, bool keep_len)
 		e->nout = e->nin = 0;
 		e->out_len = 0;
 		e->in_len = len;
-		virtq_push(vq, e, len);
+		virtq_fill(vq, e, len, (uint16_t)i);
 	}
+	virtq_flush(vq, (uint16_t)n->rx_nused);
 	n->rx_nused = 0;
 }
 

@@ -11,7 +11,8 @@
 
 struct virtq_ops {
 	int (*pop)(struct virtq *q, struct virtq_elem *e);
-	void (*push)(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+	void (*fill)(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
+	void (*flush)(struct virtq *q, uint16_t count);
 	bool (*should_notify)(struct virtq *q);
 	void (*enable_notify)(struct virtq *q, bool enable);
 	bool (*has_work)(struct virtq *q);
@@ -21,7 +22,8 @@ struct virtq_ops {
 static const struct virtq_ops virtq_ops[] = {
 	[VIRTQ_SPLIT] = {
 		.pop = virtq_split_pop,
-		.push = virtq_split_push,
+		.fill = virtq_split_fill,
+		.flush = virtq_split_flush,
 		.should_notify = virtq_split_should_notify,
 		.enable_notify = virtq_split_enable_notify,
 		.has_work = virtq_split_has_work,
@@ -76,15 +78,32 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	return 0;
 }
 
-void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
+void virtq_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i)
 {
 	switch (q->layout) {
 	case VIRTQ_SPLIT:
-		virtq_ops[VIRTQ_SPLIT].push(q, e, len);
+		virtq_ops[VIRTQ_SPLIT].fill(q, e, len, i);
 		return;
 	case VIRTQ_PACKED:
 		break;
 	}
+}
+
+void virtq_flush(struct virtq *q, uint16_t count)
+{
+	switch (q->layout) {
+	case VIRTQ_SPLIT:
+		virtq_ops[VIRTQ_SPLIT].flush(q, count);
+		return;
+	case VIRTQ_PACKED:
+		break;
+	}
+}
+
+void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
+{
+	virtq_fill(q, e, len, 0);
+	virtq_flush(q, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

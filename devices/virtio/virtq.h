@@ -62,6 +62,12 @@ int virtq_start(struct virtq *q);
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
 /* Returns the chain to the driver with len bytes written to its in-segments. */
 void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+/* The same in two steps, for a result spread over several chains (a
+ * received frame across mergeable buffers): fill writes used element i of
+ * the batch without publishing it; flush(count) publishes count elements at
+ * once, so the driver never sees part of the batch. */
+void virtq_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
+void virtq_flush(struct virtq *q, uint16_t count);
 /* After one or more pushes: must the driver be interrupted? (§2.7.10 with
  * EVENT_IDX, else the NO_INTERRUPT flag.) Updates bookkeeping. */
 bool virtq_should_notify(struct virtq *q);
@@ -73,7 +79,8 @@ bool virtq_has_work(struct virtq *q);
 /* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
 int virtq_split_start(struct virtq *q);
 int virtq_split_pop(struct virtq *q, struct virtq_elem *e);
-void virtq_split_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
+void virtq_split_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
+void virtq_split_flush(struct virtq *q, uint16_t count);
 bool virtq_split_should_notify(struct virtq *q);
 void virtq_split_enable_notify(struct virtq *q, bool enable);
 bool virtq_split_has_work(struct virtq *q);

@@ -247,21 +247,28 @@ int virtq_split_pop(struct virtq *q, struct virtq_elem *e)
 
 /* ---- push and notifications ---- */
 
-void virtq_split_push(struct virtq *q, const struct virtq_elem *e, uint32_t len)
+void virtq_split_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i)
 {
 	uint8_t *el;
-	uint16_t old = q->used_idx, new = (uint16_t)(old + 1);
 
 	if (!q->used)
 		return;
 	/* §2.7.8.2: never claim more than the writable part. */
 	if (len > e->in_len)
 		len = (uint32_t)e->in_len;
-	el = (uint8_t *)q->used + USED_RING + USED_ELEM * (old & (q->num - 1u));
+	el = (uint8_t *)q->used + USED_RING + USED_ELEM * ((uint16_t)(q->used_idx + i) & (q->num - 1u));
 	virtio_put32(q->dev, el, e->head);
 	virtio_put32(q->dev, el + 4, len);
-	/* Release: the element (and the data written into the buffers) is
-	 * visible before the index that publishes it. */
+}
+
+void virtq_split_flush(struct virtq *q, uint16_t count)
+{
+	uint16_t old = q->used_idx, new = (uint16_t)(old + count);
+
+	if (!q->used || !count)
+		return;
+	/* Release: the elements (and the data written into the buffers) are
+	 * visible before the index that publishes them. */
 	store16(q, (uint8_t *)q->used + USED_IDX, new, __ATOMIC_RELEASE);
 	q->used_idx = new;
 	/* If signalled_used fell more than 2^15 behind, the 16-bit comparison

@@ -422,6 +422,47 @@ static void test_wraparound(void **state)
 	assert_int_equal(used_idx(g), (uint16_t)(65533 + 12));
 }
 
+/* fill writes a batch without publishing it; flush publishes it at once,
+ * across the 16-bit wrap and the ring's end. */
+static void test_fill_flush_batch(void **state)
+{
+	struct guest *g = *state;
+	struct virtq_elem popped[3];
+
+	assert_int_equal(start_q(g, 4, FEAT_ALL), 0);
+	g->q->last_avail_idx = g->q->used_idx = 65534;
+	g->avail_idx = 65534;
+	w16(g, USED_GPA + 2, 65534);
+	for (unsigned i = 0; i < 3; i++) {
+		desc(g, i, BUF_GPA + 0x100 * i, 0x40, D_WRITE, 0);
+		avail(g, (uint16_t)i);
+	}
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(g->q, &popped[i]), 1);
+	for (unsigned i = 0; i < 3; i++) {
+		virtq_fill(g->q, &popped[i], 0x10 + i, (uint16_t)i);
+		assert_int_equal(used_idx(g), 65534);          /* nothing visible yet */
+		assert_int_equal(g->q->used_idx, 65534);
+	}
+	/* slots 65534 & 3 = 2, then 3, then 0 (wrapped) */
+	assert_int_equal(used_id(g, 2), 0);
+	assert_int_equal(used_id(g, 3), 1);
+	assert_int_equal(used_id(g, 0), 2);
+	assert_int_equal(used_len(g, 0), 0x12);
+	virtq_flush(g->q, 3);
+	assert_int_equal(used_idx(g), 1);                      /* 65534 + 3 wraps to 1 */
+	assert_int_equal(g->q->used_idx, 1);
+	virtq_flush(g->q, 0);                                  /* a no-op */
+	assert_int_equal(used_idx(g), 1);
+	/* fill clamps to the writable length like push */
+	desc(g, 0, BUF_GPA, 0x20, D_WRITE, 0);
+	avail(g, 0);
+	assert_int_equal(virtq_pop(g->q, &g->e), 1);
+	virtq_fill(g->q, &g->e, 0x1000, 0);
+	virtq_flush(g->q, 1);
+	assert_int_equal(used_len(g, 1), 0x20);
+}
+
 /* ---- notifications ---- */
 
 static void pop_push(struct guest *g, unsigned n)
@@ -829,6 +870,7 @@ int main(void)
 		T(test_direct_then_indirect),
 		T(test_max_segments_ok),
 		T(test_wraparound),
+		T(test_fill_flush_batch),
 		T(test_no_interrupt_flag),
 		T(test_event_idx_notify),
 		T(test_event_idx_wraps),
