@@ -63,6 +63,25 @@ int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t 
 /* Sets up vCPU number id (0 is the boot CPU) after KVM_CREATE_VCPU. */
 int arch_vcpu_init(struct arch_host *h, int vcpu_fd, int id, char *err, size_t errlen);
 
+/* Where the PCI host bridge lives: config space (ECAM, and on x86 the
+ * 0xCF8/0xCFC ports), the windows BARs are placed in, and INTx routing. */
+struct arch_pci_layout {
+	uint64_t ecam_base;
+	uint32_t ecam_size;
+	uint64_t mem32_base, mem32_size;
+	uint64_t io_base, io_size;          /* io_size 0: no I/O space */
+	uint32_t intx_gsi_base;             /* INTA..D of slot s: base + (s + pin) % 4 */
+	int config_ports;                   /* 0xCF8/0xCFC exist (x86) */
+	/* A platform register sharing the config-address ports (x86: 0xCF9
+	 * reset control), reached by non-dword accesses to 0xCF8..0xCFB. */
+	const struct io_ops *cf8_passthrough;
+	void *cf8_passthrough_opaque;
+};
+
+/* Fills the layout and announces the host bridge in the firmware tables.
+ * Call before arch_load. */
+int arch_pci_layout(struct arch_host *h, struct arch_pci_layout *l);
+
 /* Address window and interrupt for the index-th virtio-mmio device. */
 int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32_t *irq);
 

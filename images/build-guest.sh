@@ -237,8 +237,12 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
+# insmod, unlike modprobe, ignores "module.param=value" on the kernel
+# command line (e.g. virtio_pci.force_legacy=1): hand those over ourselves.
 while read -r m; do
-	insmod "/lib/modules/$m" 2>/dev/null
+	name=$(basename "$m" .ko | tr - _)
+	params=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^$name\\.//p")
+	insmod "/lib/modules/$m" $params 2>/dev/null
 done </lib/modules/load.order
 echo "KVMINI-GUEST-UP cpus=$(grep -c '^processor' /proc/cpuinfo) kernel=$(uname -r)"
 if [ $# -gt 0 ]; then

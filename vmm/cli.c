@@ -23,9 +23,13 @@ const char cli_usage[] =
 	"  --console KIND         stdio (default), file:PATH, or none\n"
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
-	"  --disk PATH[,readonly=on][,transport=mmio][,version=1|2][,cache=none|writeback]\n"
-	"                         a raw disk image as a virtio-blk device (repeatable);\n"
-	"                         version=1 is the legacy virtio-mmio layout, 2 (default) modern\n"
+	"  --disk PATH[,readonly=on][,cache=none|writeback][,TRANSPORT]\n"
+	"                         a raw disk image as a virtio-blk device (repeatable)\n"
+	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,TRANSPORT]\n"
+	"                         a virtio-net card on a tap device (repeatable)\n"
+	"      TRANSPORT: transport=pci (default) with legacy=on (transitional, default)\n"
+	"                 or legacy=off (modern only); or transport=mmio with version=2\n"
+	"                 (modern, default) or version=1 (legacy)\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
 	"\n"
 	"Exit status: 0 guest powered off, 2 kvmini error, 3 guest reboot,\n"
@@ -85,14 +89,40 @@ static int parse_timeout(const char *v, double *out)
 	return 0;
 }
 
-static int disk_key(struct disk_config *d, const char *k, const char *v)
+/* transport=pci|mmio, version=1|2 (mmio), legacy=on|off (pci). 0 if taken,
+ * 1 if the key is not a transport key, -EINVAL for a bad value. */
+static int transport_key(struct transport_config *t, const char *k, const char *v)
 {
+	if (!strcmp(k, "transport")) {
+		if (!strcmp(v, "pci"))
+			t->transport = TRANSPORT_PCI;
+		else if (!strcmp(v, "mmio"))
+			t->transport = TRANSPORT_MMIO;
+		else
+			return -EINVAL;
+	} else if (!strcmp(k, "version")) {
+		if (strcmp(v, "1") && strcmp(v, "2"))
+			return -EINVAL;
+		t->version = v[0] - '0';
+	} else if (!strcmp(k, "legacy")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -EINVAL;
+		t->legacy = !strcmp(v, "on");
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
+static int disk_key(void *dev, const char *k, const char *v)
+{
+	struct disk_config *d = dev;
+	int r = transport_key(&d->t, k, v);
+
+	if (r <= 0)
+		return r;
 	if (!strcmp(k, "readonly") && (!strcmp(v, "on") || !strcmp(v, "off")))
 		d->readonly = !strcmp(v, "on");
-	else if (!strcmp(k, "transport") && !strcmp(v, "mmio"))
-		d->transport = TRANSPORT_MMIO;
-	else if (!strcmp(k, "version") && (!strcmp(v, "1") || !strcmp(v, "2")))
-		d->version = v[0] - '0';
 	else if (!strcmp(k, "cache") && !strcmp(v, "none"))
 		d->cache = DISK_CACHE_NONE;
 	else if (!strcmp(k, "cache") && !strcmp(v, "writeback"))
@@ -101,6 +131,72 @@ static int disk_key(struct disk_config *d, const char *k, const char *v)
 		return -EINVAL;
 	return 0;
 }
+
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+
+	if (strlen(v) != 17 ||
+	    sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)v[3 * i]) || !isxdigit((unsigned char)v[3 * i + 1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	if (mac[0] & 1)            /* a multicast address cannot be a NIC's */
+		return -EINVAL;
+	return 0;
+}
+
+static int net_key(void *dev, const char *k, const char *v)
+{
+	struct net_config *n = dev;
+	int r = transport_key(&n->t, k, v);
+
+	if (r <= 0)
+		return r;
+	if (!strcmp(k, "tap")) {
+		if (!v[0] || strlen(v) >= sizeof(n->tap) || strchr(v, '/'))
+			return -EINVAL;
+		strcpy(n->tap, v);
+	} else if (!strcmp(k, "mac")) {
+		if (parse_mac(v, n->mac))
+			return -EINVAL;
+		n->has_mac = 1;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Walks "key=value,key=value" (from s), handing each pair to key(). */
+static int parse_keys(const char *opt, const char *s, void *dev,
+		      int (*key)(void *dev, const char *k, const char *v),
+		      const char *known, char *err, int errlen)
+{
+	while (s && *s) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+		char kv[64], *eq;
+
+		if (n >= sizeof(kv))
+			return fail(err, errlen, "%s: '%.20s...' is not a valid option (%s)", opt, s, known);
+		memcpy(kv, s, n);
+		kv[n] = 0;
+		if (!(eq = strchr(kv, '=')) || (*eq = 0, key(dev, kv, eq + 1)))
+			return fail(err, errlen, "%s: '%.*s' is not a valid option (%s)", opt, (int)n, s,
+				    known);
+		s = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+static const struct transport_config default_transport = {
+	.transport = TRANSPORT_PCI, .version = 2, .legacy = 1,
+};
 
 /* PATH[,key=value]... */
 static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errlen)
@@ -111,27 +207,35 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	const char *comma = strchr(v, ',');
 	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
 
-	*d = (struct disk_config){ .transport = TRANSPORT_MMIO, .version = 2 };
+	*d = (struct disk_config){ .t = default_transport };
 	if (!plen || plen >= sizeof(d->path))
 		return fail(err, errlen, "--disk: '%s' has no usable path", v);
 	memcpy(d->path, v, plen);
-	while (comma) {
-		const char *opt = comma + 1;
-		comma = strchr(opt, ',');
-		size_t n = comma ? (size_t)(comma - opt) : strlen(opt);
-		char kv[64], *eq;
-		if (n >= sizeof(kv))
-			return fail(err, errlen, "--disk: option '%.*s' is not known", (int)n, opt);
-		memcpy(kv, opt, n);
-		kv[n] = 0;
-		if (!strcmp(kv, "transport=pci"))
-			return fail(err, errlen, "--disk: transport=pci is not available yet (use transport=mmio)");
-		if (!(eq = strchr(kv, '=')) || (*eq = 0, disk_key(d, kv, eq + 1)))
-			return fail(err, errlen, "--disk: '%.*s' is not a valid option "
-				    "(readonly=on|off, transport=mmio, version=1|2, cache=none|writeback)",
-				    (int)n, opt);
-	}
+	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
+			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
+			   "cache=none|writeback", err, errlen);
+	if (r)
+		return r;
 	cfg->ndisks++;
+	return 0;
+}
+
+/* tap=NAME[,key=value]... */
+static int parse_net(struct vm_config *cfg, const char *v, char *err, int errlen)
+{
+	if (cfg->nnets >= CLI_MAX_NETS)
+		return fail(err, errlen, "--net: at most %d network cards", CLI_MAX_NETS);
+	struct net_config *n = &cfg->nets[cfg->nnets];
+
+	*n = (struct net_config){ .t = default_transport };
+	int r = parse_keys("--net", v, n, net_key,
+			   "tap=NAME, mac=XX:XX:XX:XX:XX:XX, transport=pci|mmio, legacy=on|off, "
+			   "version=1|2", err, errlen);
+	if (r)
+		return r;
+	if (!n->tap[0])
+		return fail(err, errlen, "--net: tap=NAME is required");
+	cfg->nnets++;
 	return 0;
 }
 
@@ -164,6 +268,8 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 			return fail(err, errlen, "--timeout: '%s' is not a positive number of seconds", v);
 	} else if (!strcmp(name, "--disk")) {
 		return parse_disk(cfg, v, err, errlen);
+	} else if (!strcmp(name, "--net")) {
+		return parse_net(cfg, v, err, errlen);
 	} else if (!strcmp(name, "--on-reboot")) {
 		if (!strcmp(v, "exit"))
 			cfg->on_reboot = REBOOT_EXIT;

@@ -10,15 +10,29 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum disk_transport { TRANSPORT_MMIO, TRANSPORT_PCI };
 enum disk_cache { DISK_CACHE_WRITEBACK, DISK_CACHE_NONE };
 
+/* Where a virtio device sits: shared by --disk and --net. */
+struct transport_config {
+	enum disk_transport transport;   /* default PCI */
+	int version;               /* virtio-mmio register layout: 1 legacy, 2 modern */
+	int legacy;                /* PCI: 1 transitional (legacy I/O BAR too), 0 modern only */
+};
+
 struct disk_config {
 	char path[4096];
 	int readonly;
-	enum disk_transport transport;
-	int version;               /* virtio-mmio register layout: 1 legacy, 2 modern */
 	enum disk_cache cache;
+	struct transport_config t;
+};
+
+struct net_config {
+	char tap[16];              /* IFNAMSIZ */
+	uint8_t mac[6];
+	int has_mac;
+	struct transport_config t;
 };
 
 #define CLI_MAX_DISKS 8
+#define CLI_MAX_NETS 4
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
 
 struct vm_config {
@@ -33,6 +47,8 @@ struct vm_config {
 	enum reboot_action on_reboot;
 	struct disk_config disks[CLI_MAX_DISKS];
 	int ndisks;
+	struct net_config nets[CLI_MAX_NETS];
+	int nnets;
 	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
 };
 

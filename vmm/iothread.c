@@ -45,6 +45,8 @@ int iothread_add(struct iothread *t, struct io_watch *w)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = w };
 
+	if (w->active)
+		return 0;
 	w->active = 1;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, w->fd, &e) < 0) {
 		w->active = 0;

@@ -1,3 +1,9 @@
+/* The VMM's side of virtio devices: builds them from the command line, puts
+ * each on its transport (virtio-mmio windows announced in the firmware
+ * tables, or slots on the PCI host bridge with BARs we place as firmware
+ * would), and connects notifications (KVM ioeventfd -> iothread) and
+ * interrupts (irqfd: a GSI for virtio-mmio, MSI routes for MSI-X, KVM_IRQ_LINE
+ * for INTx). Devices and transports know none of this. */
 #include "vmm/virtio_host.h"
 
 #include <errno.h>
@@ -11,39 +17,59 @@
 
 #include <linux/kvm.h>
 
+#include "pci/pci_host.h"
 #include "virtio/blk.h"
 #include "virtio/blk_file.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
+#include "virtio/net_tap.h"
+#include "virtio/pci.h"
 #include "virtio/virtio.h"
+#include "vmm/gsi_routes.h"
 #include "vmm/iothread.h"
 #include "vmm/vm.h"
 
 /* One queue's notification path: an eventfd KVM signals on the guest's
- * QueueNotify write, watched by the iothread. */
+ * notify write, watched by the iothread. */
 struct vq_notify {
 	struct io_watch w;
-	struct virtio_host *host;
 	struct virtio_dev *d;
 	uint16_t q;
 	struct kvm_ioeventfd kvm;     /* as assigned, for deassign */
 	int assigned;
 };
 
-/* Interrupts: an irqfd per device (edge: one write, one interrupt), or
- * KVM_IRQ_LINE pulses when the kernel has no irqfd. */
+/* An interrupt line: an irqfd on a GSI (edge: one write, one interrupt), or
+ * KVM_IRQ_LINE when the kernel has no irqfd or the line is level (INTx). */
 struct irq_out {
 	int vm_fd;
 	uint32_t gsi;
 	int efd;
 };
 
-struct disk_dev {
-	struct blk_file file;
-	struct virtio_blk blk;
+struct msi_vec {
+	int gsi;                      /* 0: no route yet */
+	int efd;
+};
+
+enum vdev_kind { VDEV_BLK, VDEV_NET };
+
+struct vdev {
+	struct virtio_host *host;
+	enum vdev_kind kind;
+	struct transport_config t;
+	struct virtio_dev *vd;
+	union {
+		struct { struct blk_file file; struct virtio_blk dev; } blk;
+		struct { struct net_tap tap; struct virtio_net dev; struct io_watch watch; } net;
+	};
+	int backend_open, dev_ready, pci_ready;
 	struct virtio_mmio mmio;
-	struct irq_out irq;
+	struct virtio_pci pci;
+	struct irq_out irq;           /* virtio-mmio (edge) or INTx (level) */
+	struct msi_vec msi[MSIX_MAX_VECTORS];
+	struct msix_host_ops msix_ops;
 	struct vq_notify notify[VIRTIO_MAX_QUEUES];
-	int file_open, blk_ready;
 };
 
 struct virtio_host {
@@ -51,8 +77,14 @@ struct virtio_host {
 	struct iothread io;
 	struct virtio_notify_hooks hooks;
 	struct virtio_platform platform;
-	struct disk_dev *disks;
-	int ndisks;
+	struct gsi_routes routes;
+	struct pci_host pci;
+	struct pci_host_window memwin, iowin;
+	struct arch_pci_layout layout;
+	int has_pci;
+	uint64_t next_mem, next_io;
+	struct vdev *devs;
+	int ndevs;
 };
 
 static __thread int current_vcpu_fd = -1;
@@ -67,7 +99,9 @@ static int vcpu_big_endian(void *opaque)
 	return current_vcpu_fd < 0 ? -1 : arch_vcpu_is_big_endian(current_vcpu_fd);
 }
 
-static void irq_out_set(void *opaque, int level)
+/* ---- interrupts ---- */
+
+static void irq_edge_set(void *opaque, int level)
 {
 	struct irq_out *o = opaque;
 	uint64_t one = 1;
@@ -85,31 +119,82 @@ static void irq_out_set(void *opaque, int level)
 	ioctl(o->vm_fd, KVM_IRQ_LINE, &l);
 }
 
-static void irq_out_init(struct irq_out *o, int vm_fd, uint32_t gsi)
+static void irq_level_set(void *opaque, int level)
 {
-	struct kvm_irqfd irqfd = { .gsi = gsi };
+	struct irq_out *o = opaque;
+	struct kvm_irq_level l = { .irq = o->gsi, .level = (uint32_t)!!level };
 
-	*o = (struct irq_out){ .vm_fd = vm_fd, .gsi = gsi, .efd = -1 };
-	irqfd.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ioctl(o->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+static void irq_out_open_irqfd(struct irq_out *o)
+{
+	struct kvm_irqfd irqfd = { .gsi = o->gsi };
+
+	irqfd.fd = (uint32_t)eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if ((int)irqfd.fd < 0)
 		return;
-	if (ioctl(vm_fd, KVM_IRQFD, &irqfd) < 0) {
+	if (ioctl(o->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 		close((int)irqfd.fd);
 		return;
 	}
 	o->efd = (int)irqfd.fd;
 }
 
-static void irq_out_close(struct irq_out *o)
+static void irqfd_close(int vm_fd, int efd, uint32_t gsi)
 {
-	if (o->efd < 0)
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)efd, .gsi = gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+	if (efd < 0)
 		return;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)o->efd, .gsi = o->gsi,
-				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
-	ioctl(o->vm_fd, KVM_IRQFD, &irqfd);
-	close(o->efd);
-	o->efd = -1;
+	ioctl(vm_fd, KVM_IRQFD, &irqfd);
+	close(efd);
 }
+
+/* MSI-X: each vector in use gets a GSI with an MSI route and an irqfd. Both
+ * callbacks run under the MSI-X table's lock and call only into KVM. */
+static void msix_vector_changed(void *opaque, uint16_t vec, uint64_t addr, uint32_t data,
+				bool masked)
+{
+	struct vdev *v = opaque;
+	int vm_fd = v->host->vm->vm_fd;
+
+	if (vec >= MSIX_MAX_VECTORS)
+		return;
+	struct msi_vec *m = &v->msi[vec];
+	if (m->gsi > 0) {
+		gsi_routes_set_msi(&v->host->routes, (unsigned)m->gsi, addr, data);
+		return;
+	}
+	int gsi = gsi_routes_add_msi(&v->host->routes, addr, data);
+	if (gsi < 0)
+		return;       /* fire() falls back to KVM_SIGNAL_MSI */
+	struct kvm_irqfd irqfd = { .gsi = (uint32_t)gsi };
+	irqfd.fd = (uint32_t)eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if ((int)irqfd.fd >= 0 && ioctl(vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		close((int)irqfd.fd);
+		irqfd.fd = (uint32_t)-1;
+	}
+	m->gsi = gsi;
+	m->efd = (int)irqfd.fd;
+}
+
+static void msix_fire(void *opaque, uint16_t vec, uint64_t addr, uint32_t data)
+{
+	struct vdev *v = opaque;
+	uint64_t one = 1;
+
+	if (vec < MSIX_MAX_VECTORS && v->msi[vec].efd >= 0) {
+		if (write(v->msi[vec].efd, &one, sizeof(one)) < 0)
+			perror("kvmini: MSI irqfd");
+		return;
+	}
+	struct kvm_msi msi = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32),
+			       .data = data };
+	ioctl(v->host->vm->vm_fd, KVM_SIGNAL_MSI, &msi);
+}
+
+/* ---- queue notifications ---- */
 
 static void notify_ready(struct io_watch *w)
 {
@@ -124,9 +209,9 @@ static struct vq_notify *find_notify(struct virtio_host *h, struct virtio_dev *d
 {
 	if (q >= VIRTIO_MAX_QUEUES)
 		return NULL;
-	for (int i = 0; i < h->ndisks; i++)
-		if (&h->disks[i].blk.vdev == d)
-			return &h->disks[i].notify[q];
+	for (int i = 0; i < h->ndevs; i++)
+		if (h->devs[i].vd == d)
+			return &h->devs[i].notify[q];
 	return NULL;
 }
 
@@ -174,43 +259,27 @@ static void notify_detach(void *opaque, struct virtio_dev *d, uint16_t q)
 	n->assigned = 0;
 }
 
-static int add_disk(struct virtio_host *h, int i, char *err, size_t errlen)
+/* ---- transports ---- */
+
+static int attach_mmio(struct vdev *v, const char *opt, char *err, size_t errlen)
 {
+	struct virtio_host *h = v->host;
 	struct vm *vm = h->vm;
-	const struct disk_config *dc = &vm->cfg->disks[i];
-	struct disk_dev *dd = &h->disks[i];
-	char serial[32];   /* the device keeps the first 20 bytes */
 	uint64_t base;
 	uint32_t gsi;
 	int r;
 
-	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		dd->notify[q] = (struct vq_notify){ .w = { .fd = -1, .cb = notify_ready,
-							   .opaque = &dd->notify[q] },
-						    .host = h, .d = &dd->blk.vdev, .q = (uint16_t)q };
-	dd->irq.efd = -1;
-	r = blk_file_open(&dd->file, dc->path, dc->readonly,
-			  dc->cache == DISK_CACHE_NONE ? BLK_CACHE_NONE : BLK_CACHE_WRITEBACK,
-			  err, errlen);
-	if (r)
-		return r;
-	dd->file_open = 1;
-	snprintf(serial, sizeof(serial), "kvmini-disk%d", i);
-	if ((r = virtio_blk_init(&dd->blk, &dd->file, serial, &vm->mem, &h->platform))) {
-		snprintf(err, errlen, "--disk: cannot set up '%s': %s", dc->path, strerror(-r));
-		return r;
-	}
-	dd->blk_ready = 1;
 	if ((r = arch_virtio_mmio_slot(&vm->arch, vm->arch.nr_mmio_devs, &base, &gsi))) {
-		snprintf(err, errlen, "--disk: no room for another virtio-mmio device");
+		snprintf(err, errlen, "%s: no room for another virtio-mmio device", opt);
 		return r;
 	}
-	irq_out_init(&dd->irq, vm->vm_fd, gsi);
-	virtio_mmio_init(&dd->mmio, &dd->blk.vdev, dc->version, base,
-			 (struct irq_line){ irq_out_set, &dd->irq },
+	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .gsi = gsi, .efd = -1 };
+	irq_out_open_irqfd(&v->irq);
+	virtio_mmio_init(&v->mmio, v->vd, v->t.version, base,
+			 (struct irq_line){ irq_edge_set, &v->irq },
 			 vm->cfg->no_ioeventfd ? NULL : &h->hooks);
-	if ((r = bus_map(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &dd->mmio))) {
-		snprintf(err, errlen, "--disk: cannot map virtio-mmio window: %s", strerror(-r));
+	if ((r = bus_map(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &v->mmio))) {
+		snprintf(err, errlen, "%s: cannot map virtio-mmio window: %s", opt, strerror(-r));
 		return r;
 	}
 	vm->arch.mmio_devs[vm->arch.nr_mmio_devs++] =
@@ -218,8 +287,199 @@ static int add_disk(struct virtio_host *h, int i, char *err, size_t errlen)
 	return 0;
 }
 
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Plays firmware: every BAR gets an address in the host's windows, and I/O,
+ * memory and bus mastering are switched on before the guest looks. */
+static int place_bars(struct virtio_host *h, struct pci_dev *p, const char *opt,
+		      char *err, size_t errlen)
+{
+	for (int n = 0; n < PCI_NUM_BARS; n++) {
+		const struct pci_bar *b = &p->bar[n];
+		uint64_t addr;
+
+		if (b->type == PCI_BAR_NONE || !b->size)
+			continue;
+		if (b->type == PCI_BAR_IO) {
+			addr = align_up(h->next_io, b->size);
+			if (addr + b->size > h->layout.io_base + h->layout.io_size)
+				goto full;
+			h->next_io = addr + b->size;
+		} else {
+			addr = align_up(h->next_mem, b->size);
+			if (addr + b->size > h->layout.mem32_base + h->layout.mem32_size)
+				goto full;
+			h->next_mem = addr + b->size;
+		}
+		pci_program_bar(p, n, addr);
+		if (b->type == PCI_BAR_MEM64)
+			n++;          /* the upper half */
+	}
+	pci_cfg_write(p, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	return 0;
+full:
+	snprintf(err, errlen, "%s: the PCI windows are full", opt);
+	return -ENOSPC;
+}
+
+static int attach_pci(struct vdev *v, const char *opt, char *err, size_t errlen)
+{
+	struct virtio_host *h = v->host;
+	struct vm *vm = h->vm;
+	int r, slot;
+
+	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .efd = -1 };
+	for (int i = 0; i < MSIX_MAX_VECTORS; i++)
+		v->msi[i] = (struct msi_vec){ 0, -1 };
+	v->msix_ops = (struct msix_host_ops){ .fire = msix_fire,
+					      .vector_changed = msix_vector_changed, .opaque = v };
+	r = virtio_pci_init(&v->pci, v->vd, v->t.legacy, (struct irq_line){ irq_level_set, &v->irq },
+			    vm->cfg->no_ioeventfd ? NULL : &h->hooks, &v->msix_ops);
+	if (r) {
+		snprintf(err, errlen, "%s: cannot set up virtio-pci: %s", opt, strerror(-r));
+		return r;
+	}
+	v->pci_ready = 1;
+	slot = pci_host_add(&h->pci, &v->pci.pci, -1);
+	if (slot < 0) {
+		snprintf(err, errlen, "%s: no free PCI slot", opt);
+		return slot;
+	}
+	v->irq.gsi = h->layout.intx_gsi_base + (uint32_t)(slot % 4);   /* INTA of this slot */
+	return place_bars(h, &v->pci.pci, opt, err, errlen);
+}
+
+static int attach(struct vdev *v, const char *opt, char *err, size_t errlen)
+{
+	if (v->t.transport == TRANSPORT_PCI)
+		return attach_pci(v, opt, err, errlen);
+	return attach_mmio(v, opt, err, errlen);
+}
+
+/* ---- devices ---- */
+
+static struct vdev *new_vdev(struct virtio_host *h, enum vdev_kind kind,
+			     const struct transport_config *t)
+{
+	struct vdev *v = &h->devs[h->ndevs++];
+
+	v->host = h;
+	v->kind = kind;
+	v->t = *t;
+	v->irq.efd = -1;
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		v->notify[q] = (struct vq_notify){ .w = { .fd = -1, .cb = notify_ready,
+							  .opaque = &v->notify[q] },
+						   .q = (uint16_t)q };
+	return v;
+}
+
+static int add_disk(struct virtio_host *h, int i, char *err, size_t errlen)
+{
+	const struct disk_config *dc = &h->vm->cfg->disks[i];
+	struct vdev *v = new_vdev(h, VDEV_BLK, &dc->t);
+	char serial[32];      /* the device keeps the first 20 bytes */
+	int r;
+
+	r = blk_file_open(&v->blk.file, dc->path, dc->readonly,
+			  dc->cache == DISK_CACHE_NONE ? BLK_CACHE_NONE : BLK_CACHE_WRITEBACK,
+			  err, errlen);
+	if (r)
+		return r;
+	v->backend_open = 1;
+	snprintf(serial, sizeof(serial), "kvmini-disk%d", i);
+	if ((r = virtio_blk_init(&v->blk.dev, &v->blk.file, serial, &h->vm->mem, &h->platform))) {
+		snprintf(err, errlen, "--disk: cannot set up '%s': %s", dc->path, strerror(-r));
+		return r;
+	}
+	v->dev_ready = 1;
+	v->vd = &v->blk.dev.vdev;
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		v->notify[q].d = v->vd;
+	return attach(v, "--disk", err, errlen);
+}
+
+static void tap_readable(struct io_watch *w)
+{
+	struct vdev *v = w->opaque;
+	virtio_net_tap_readable(&v->net.dev);
+}
+
+/* The device asks us to stop or resume watching the tap: it leaves frames
+ * in the kernel while the guest has no buffers. */
+static void tap_watch(void *opaque, bool on)
+{
+	struct vdev *v = opaque;
+
+	if (on)
+		iothread_add(&v->host->io, &v->net.watch);
+	else
+		iothread_del(&v->host->io, &v->net.watch);
+}
+
+static int add_net(struct virtio_host *h, int i, char *err, size_t errlen)
+{
+	const struct net_config *nc = &h->vm->cfg->nets[i];
+	struct vdev *v = new_vdev(h, VDEV_NET, &nc->t);
+	/* A stable default: locally administered, "kvm", the card's index. */
+	uint8_t mac[6] = { 0x02, 0x6b, 0x76, 0x6d, 0x00, (uint8_t)i };
+	int r;
+
+	if (nc->has_mac)
+		memcpy(mac, nc->mac, 6);
+	if ((r = net_tap_open(&v->net.tap, nc->tap, err, errlen)))
+		return r;
+	v->backend_open = 1;
+	if ((r = virtio_net_init(&v->net.dev, &v->net.tap, mac, &h->vm->mem, &h->platform))) {
+		snprintf(err, errlen, "--net: cannot set up tap %s: %s", nc->tap, strerror(-r));
+		return r;
+	}
+	v->dev_ready = 1;
+	v->vd = &v->net.dev.vdev;
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		v->notify[q].d = v->vd;
+	v->net.watch = (struct io_watch){ .fd = virtio_net_tap_fd(&v->net.dev), .cb = tap_readable,
+					  .opaque = v };
+	virtio_net_set_rx_poll(&v->net.dev, tap_watch, v);
+	return attach(v, "--net", err, errlen);
+}
+
+/* The host bridge: config ports and ECAM, and the windows its BARs decode. */
+static int setup_pci(struct virtio_host *h, char *err, size_t errlen)
+{
+	struct vm *vm = h->vm;
+	struct arch_pci_layout *l = &h->layout;
+	int r = arch_pci_layout(&vm->arch, l);
+
+	if (r)
+		return r;
+	pci_host_init(&h->pci);
+	h->has_pci = 1;
+	h->pci.cf8_passthrough = l->cf8_passthrough;
+	h->pci.cf8_passthrough_opaque = l->cf8_passthrough_opaque;
+	h->memwin = (struct pci_host_window){ &h->pci, l->mem32_base, false };
+	h->iowin = (struct pci_host_window){ &h->pci, l->io_base, true };
+	h->next_mem = l->mem32_base;
+	h->next_io = l->io_base;
+	if (l->config_ports) {
+		r = r ?: bus_map(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 4, &pci_host_cf8_ops, &h->pci);
+		r = r ?: bus_map(&vm->pio, PCI_CONFIG_DATA_PORT, 4, &pci_host_cfc_ops, &h->pci);
+	}
+	r = r ?: bus_map(&vm->mmio, l->ecam_base, l->ecam_size, &pci_host_ecam_ops, &h->pci);
+	r = r ?: bus_map(&vm->mmio, l->mem32_base, l->mem32_size, &pci_host_window_ops, &h->memwin);
+	if (l->io_size)
+		r = r ?: bus_map(&vm->pio, l->io_base, l->io_size, &pci_host_window_ops, &h->iowin);
+	if (r)
+		snprintf(err, errlen, "cannot map the PCI host bridge: %s", strerror(-r));
+	return r;
+}
+
 int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_t errlen)
 {
+	const struct vm_config *cfg = vm->cfg;
 	struct virtio_host *h = calloc(1, sizeof(*h));
 	int r;
 
@@ -231,21 +491,57 @@ int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_
 	h->platform = (struct virtio_platform){ .current_vcpu_is_big_endian = vcpu_big_endian,
 						.default_endian = VIRTIO_ENDIAN_LITTLE };
 	h->hooks = (struct virtio_notify_hooks){ notify_attach, notify_detach, h };
-	if (!vm->cfg->ndisks)
+	gsi_routes_init(&h->routes, vm->vm_fd);
+	if ((r = setup_pci(h, err, errlen)))
+		return r;
+	if (!cfg->ndisks && !cfg->nnets)
 		return 0;
-	h->disks = calloc((size_t)vm->cfg->ndisks, sizeof(*h->disks));
-	if (!h->disks)
+	h->devs = calloc((size_t)(cfg->ndisks + cfg->nnets), sizeof(*h->devs));
+	if (!h->devs)
 		return -ENOMEM;
 	if ((r = iothread_start(&h->io))) {
 		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-r));
 		return r;
 	}
-	for (int i = 0; i < vm->cfg->ndisks; i++) {
-		h->ndisks = i + 1;
+	for (int i = 0; i < cfg->ndisks; i++)
 		if ((r = add_disk(h, i, err, errlen)))
 			return r;
-	}
+	for (int i = 0; i < cfg->nnets; i++)
+		if ((r = add_net(h, i, err, errlen)))
+			return r;
 	return 0;
+}
+
+static void destroy_vdev(struct virtio_host *h, struct vdev *v)
+{
+	int vm_fd = h->vm->vm_fd;
+
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		struct vq_notify *n = &v->notify[q];
+		if (n->assigned) {
+			n->kvm.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+			ioctl(vm_fd, KVM_IOEVENTFD, &n->kvm);
+		}
+		if (n->w.fd >= 0)
+			close(n->w.fd);
+	}
+	for (int i = 0; i < MSIX_MAX_VECTORS; i++)
+		if (v->msi[i].gsi > 0)
+			irqfd_close(vm_fd, v->msi[i].efd, (uint32_t)v->msi[i].gsi);
+	irqfd_close(vm_fd, v->irq.efd, v->irq.gsi);
+	if (v->pci_ready)
+		virtio_pci_destroy(&v->pci);
+	if (v->kind == VDEV_BLK) {
+		if (v->dev_ready)
+			virtio_blk_destroy(&v->blk.dev);
+		if (v->backend_open)
+			blk_file_close(&v->blk.file);
+	} else {
+		if (v->dev_ready)
+			virtio_net_destroy(&v->net.dev);
+		if (v->backend_open)
+			net_tap_close(&v->net.tap);
+	}
 }
 
 void virtio_host_destroy(struct virtio_host *h)
@@ -255,22 +551,11 @@ void virtio_host_destroy(struct virtio_host *h)
 	/* vCPUs are stopped: no new notifications; stop the iothread first so
 	 * no callback runs while devices go away. */
 	iothread_stop(&h->io);
-	for (int i = 0; i < h->ndisks; i++) {
-		struct disk_dev *dd = &h->disks[i];
-		for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
-			if (dd->notify[q].assigned) {
-				dd->notify[q].kvm.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
-				ioctl(h->vm->vm_fd, KVM_IOEVENTFD, &dd->notify[q].kvm);
-			}
-			if (dd->notify[q].w.fd >= 0)
-				close(dd->notify[q].w.fd);
-		}
-		irq_out_close(&dd->irq);
-		if (dd->blk_ready)
-			virtio_blk_destroy(&dd->blk);
-		if (dd->file_open)
-			blk_file_close(&dd->file);
-	}
-	free(h->disks);
+	for (int i = 0; i < h->ndevs; i++)
+		destroy_vdev(h, &h->devs[i]);
+	if (h->has_pci)
+		pci_host_destroy(&h->pci);
+	gsi_routes_destroy(&h->routes);
+	free(h->devs);
 	free(h);
 }

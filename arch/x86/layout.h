@@ -24,7 +24,14 @@
 /* The 32-bit hole: RAM stops here and resumes at 4 GiB. */
 #define X86_MMIO_HOLE_START  0xC0000000ULL
 #define X86_MMIO_HOLE_END    0x100000000ULL
+#define X86_PCI_MEM32_BASE   0xC0000000ULL  /* BARs: the first 256 MiB of the hole */
+#define X86_PCI_MEM32_SIZE   0x10000000ULL
 #define X86_VIRTIO_MMIO_BASE 0xD0000000ULL  /* virtio-mmio windows, 4 KiB each */
+#define X86_PCI_ECAM_BASE    0xE0000000ULL  /* ECAM for bus 0 (1 MiB) */
+#define X86_PCI_ECAM_SIZE    0x100000ULL
+#define X86_PCI_IO_BASE      0xC000         /* I/O BARs */
+#define X86_PCI_IO_SIZE      0x4000
+#define X86_PCI_INTX_GSI     20             /* INTA-D of slot s: GSI 20 + (s + pin) % 4 */
 #define X86_IOAPIC_ADDR      0xFEC00000ULL
 #define X86_LAPIC_ADDR       0xFEE00000ULL
 #define X86_TSS_ADDR         0xFFFBD000ULL  /* KVM_SET_TSS_ADDR: three pages */

@@ -25,6 +25,7 @@ struct irq_pin {
 
 struct x86_state {
 	struct arch_host *host;
+	int has_pci;
 	struct irq_pin pins[X86_MAX_IRQ_PINS];   /* IOAPIC pins handed out as irq_lines */
 	struct kvm_cpuid2 *cpuid;
 	struct x86_boot_result boot;
@@ -70,10 +71,15 @@ static void i8042_write(void *dev, uint64_t off, const uint8_t *data, uint32_t l
 
 static const struct io_ops i8042_ops = { i8042_read, i8042_write };
 
+/* 0xCF9 shares the PCI config-address dword at 0xCF8: with a PCI host it
+ * arrives as offset 1 of the host bridge's passthrough, without one as a
+ * window of its own at offset 0. */
 static void rstcnt_write(void *dev, uint64_t off, const uint8_t *data, uint32_t len)
 {
 	struct x86_state *x = dev;
-	if (data[0] & 0x04)     /* RST_CPU */
+	uint64_t port = x->has_pci ? 0xCF8 + off : X86_PORT_RST_CNT + off;
+
+	if (port == X86_PORT_RST_CNT && (data[0] & 0x04))   /* RST_CPU */
 		x->host->sys_event(x->host->opaque, SYS_EVENT_RESET);
 }
 
@@ -106,7 +112,6 @@ static int map_platform(struct arch_host *h, struct x86_state *x)
 	int r = 0;
 	r = r ?: h->map_pio(h->opaque, X86_PORT_SLEEP_CTL, 3, &sleep_ops, x);
 	r = r ?: h->map_pio(h->opaque, X86_PORT_I8042_CMD, 1, &i8042_ops, x);
-	r = r ?: h->map_pio(h->opaque, X86_PORT_RST_CNT, 1, &rstcnt_ops, x);
 	r = r ?: h->map_pio(h->opaque, X86_PORT_PVPANIC, 1, &pvpanic_ops, x);
 	r = r ?: h->map_pio(h->opaque, 0x80, 1, &sink_ops, x);
 	return r;
@@ -198,8 +203,9 @@ static int write_boot_tables(struct guest_mem *gm, int long_mode)
 }
 
 /* IOAPIC pins free for virtio-mmio: not the PIT (2), COM1 (4), RTC (8), SCI
- * (9), or the i8042 (1, 12); edge-triggered, as the DSDT says. */
-static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23 };
+ * (9), the i8042 (1, 12), or PCI INTx (20-23); edge-triggered, as the DSDT
+ * says. */
+static const uint8_t virtio_gsis[] = { 5, 6, 7, 10, 11, 14, 15, 16, 17, 18, 19 };
 
 int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32_t *irq)
 {
@@ -212,7 +218,13 @@ int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32
 
 static int write_acpi(struct arch_host *h, uint64_t *rsdp)
 {
+	struct x86_state *x = h->priv;
 	struct acpi_mmio_dev devs[ARCH_MAX_MMIO_DEVS];
+	static const struct acpi_pci pci = {
+		.ecam_base = X86_PCI_ECAM_BASE, .ecam_size = X86_PCI_ECAM_SIZE,
+		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
+		.intx_gsi_base = X86_PCI_INTX_GSI,
+	};
 
 	for (int i = 0; i < h->nr_mmio_devs; i++)
 		devs[i] = (struct acpi_mmio_dev){ h->mmio_devs[i].hid, h->mmio_devs[i].base,
@@ -233,6 +245,7 @@ static int write_acpi(struct arch_host *h, uint64_t *rsdp)
 		.com1_irq = X86_IRQ_COM1,
 		.mmio_devs = devs,
 		.nr_mmio_devs = h->nr_mmio_devs,
+		.pci = x->has_pci ? &pci : NULL,
 	};
 	uint8_t *buf = gm_ptr(h->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
 	if (!buf)
@@ -254,6 +267,10 @@ int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t 
 	};
 	int r;
 
+	if (!x->has_pci && (r = h->map_pio(h->opaque, X86_PORT_RST_CNT, 1, &rstcnt_ops, x))) {
+		snprintf(err, errlen, "cannot map port 0xCF9: %s", strerror(-r));
+		return r;
+	}
 	x->nr_e820 = x86_e820_build(h->mem_size, x->e820, X86_E820_MAX);
 	L.e820 = x->e820;
 	L.nr_e820 = x->nr_e820;
@@ -269,6 +286,22 @@ int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t 
 		snprintf(err, errlen, "cannot write boot page tables");
 		return r;
 	}
+	return 0;
+}
+
+int arch_pci_layout(struct arch_host *h, struct arch_pci_layout *l)
+{
+	struct x86_state *x = h->priv;
+
+	x->has_pci = 1;
+	*l = (struct arch_pci_layout){
+		.ecam_base = X86_PCI_ECAM_BASE, .ecam_size = X86_PCI_ECAM_SIZE,
+		.mem32_base = X86_PCI_MEM32_BASE, .mem32_size = X86_PCI_MEM32_SIZE,
+		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
+		.intx_gsi_base = X86_PCI_INTX_GSI,
+		.config_ports = 1,
+		.cf8_passthrough = &rstcnt_ops, .cf8_passthrough_opaque = x,
+	};
 	return 0;
 }
 

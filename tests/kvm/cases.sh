@@ -97,7 +97,26 @@ args-console-file-dir)   bad_arg "--console" run --kernel "$PVH" --console "file
 args-disk-missing)       bad_arg "--disk" run --kernel "$PVH" --disk "$T/nope.img" ;;
 args-disk-option)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,version=3" ;;
 args-disk-unknown-key)   truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,color=red" ;;
-args-disk-pci)           truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,transport=pci" ;;
+args-disk-legacy)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,legacy=maybe" ;;
+args-net-no-tap)         bad_arg "--net" run --kernel "$PVH" --net mac=02:00:00:00:00:01 ;;
+args-net-bad-mac)        bad_arg "--net" run --kernel "$PVH" --net tap=kt0,mac=01:00:00:00:00:01 ;;
+args-net-no-permission)
+	# No right to create taps: CAP_NET_ADMIN dropped (still root for /dev/kvm).
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then echo "SKIP: needs root and setpriv"; exit 0; fi
+	timeout 20 setpriv --bounding-set -net_admin "$KVMINI" run --kernel "$PVH" --cmdline p --console none \
+		--net tap=kvminotap0 </dev/null >"$out" 2>"$err"
+	st=$?; [ "$st" = 2 ] || fail "status $st without CAP_NET_ADMIN"
+	[ "$(wc -l <"$err")" = 1 ] || fail "expected one line"
+	grep -q "^kvmini: --net: no permission to create/open tap kvminotap0" "$err" || fail "message" ;;
+devices-pci)
+	# Disks and a network card on PCI (transitional and modern-only) and on
+	# virtio-mmio are created, placed and torn down cleanly.
+	if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then echo "SKIP: needs root and /dev/net/tun"; exit 0; fi
+	truncate -s 8M "$T/a" "$T/b"
+	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,legacy=off" \
+		--disk "$T/a,transport=mmio,version=1" --net tap=kvminit0 --net tap=kvminit1,transport=mmio,mac=02:00:00:00:00:07
+	! ip link show kvminit0 >/dev/null 2>&1 || ip tuntap del dev kvminit0 mode tap 2>/dev/null
+	! ip link show kvminit1 >/dev/null 2>&1 || ip tuntap del dev kvminit1 mode tap 2>/dev/null ;;
 args-disk-empty-path)    bad_arg "--disk" run --kernel "$PVH" --disk ",readonly=on" ;;
 args-disk-too-many)      truncate -s 1M "$T/d"; set -- ; for i in 1 2 3 4 5 6 7 8 9; do set -- "$@" --disk "$T/d"; done
                          bad_arg "--disk" run --kernel "$PVH" "$@" ;;

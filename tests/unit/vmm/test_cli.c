@@ -266,12 +266,14 @@ static void disks(void **state)
 	assert_int_equal(cfg.ndisks, 2);
 	assert_string_equal(cfg.disks[0].path, "a.img");
 	assert_int_equal(cfg.disks[0].readonly, 0);
-	assert_int_equal(cfg.disks[0].transport, TRANSPORT_MMIO);
-	assert_int_equal(cfg.disks[0].version, 2);
+	assert_int_equal(cfg.disks[0].t.transport, TRANSPORT_PCI);   /* PCI is the default */
+	assert_int_equal(cfg.disks[0].t.legacy, 1);                  /* transitional */
+	assert_int_equal(cfg.disks[0].t.version, 2);
 	assert_int_equal(cfg.disks[0].cache, DISK_CACHE_WRITEBACK);
 	assert_string_equal(cfg.disks[1].path, "b.img");
 	assert_int_equal(cfg.disks[1].readonly, 1);
-	assert_int_equal(cfg.disks[1].version, 1);
+	assert_int_equal(cfg.disks[1].t.version, 1);
+	assert_int_equal(cfg.disks[1].t.transport, TRANSPORT_MMIO);
 	assert_int_equal(cfg.disks[1].cache, DISK_CACHE_NONE);
 	assert_int_equal(cfg.no_ioeventfd, 1);
 	assert_int_equal(PARSE("run", "--kernel", "k"), CLI_RUN);
@@ -283,7 +285,8 @@ static void bad_disks(void **state)
 {
 	static const char *const v[] = {
 		"", ",readonly=on", "a,version=3", "a,readonly=yes", "a,cache=sometimes",
-		"a,color=red", "a,readonly", "a,=on", "a,transport=pci", "a,transport=usb",
+		"a,color=red", "a,readonly", "a,=on", "a,legacy=maybe", "a,transport=usb",
+		"a,tap=x",
 	};
 
 	(void)state;
@@ -292,6 +295,40 @@ static void bad_disks(void **state)
 	REJECT("--disk:", "run", "--kernel", "k", "--disk", "a", "--disk", "a", "--disk", "a",
 	       "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a", "--disk", "a");
 	assert_non_null(strstr(err, "at most 8"));
+}
+
+static void nets(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "k", "--net", "tap=tap0",
+			       "--net=tap=kvm1,mac=02:4B:56:00:00:2a,transport=pci,legacy=off",
+			       "--net", "tap=kvm2,transport=mmio,version=1"), CLI_RUN);
+	assert_int_equal(cfg.nnets, 3);
+	assert_string_equal(cfg.nets[0].tap, "tap0");
+	assert_int_equal(cfg.nets[0].has_mac, 0);
+	assert_int_equal(cfg.nets[0].t.transport, TRANSPORT_PCI);
+	assert_int_equal(cfg.nets[0].t.legacy, 1);
+	assert_int_equal(cfg.nets[1].has_mac, 1);
+	assert_memory_equal(cfg.nets[1].mac, "\x02\x4b\x56\x00\x00\x2a", 6);
+	assert_int_equal(cfg.nets[1].t.legacy, 0);
+	assert_int_equal(cfg.nets[2].t.transport, TRANSPORT_MMIO);
+	assert_int_equal(cfg.nets[2].t.version, 1);
+}
+
+static void bad_nets(void **state)
+{
+	static const char *const v[] = {
+		"", "mac=02:00:00:00:00:01", "tap=", "tap=a/b", "tap=waytoolongname123",
+		"tap=t,mac=02:00:00:00:00", "tap=t,mac=02:00:00:00:00:0g", "tap=t,mac=01:00:00:00:00:01",
+		"tap=t,mac=02-00-00-00-00-01", "tap=t,mac=02:00:00:00:00:01:", "tap=t,readonly=on",
+		"tap=t,transport=usb", "tap=t,legacy=1",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		REJECT("--net:", "run", "--kernel", "k", "--net", (char *)v[i]);
+	REJECT("--net:", "run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+	       "--net", "tap=c", "--net", "tap=d", "--net", "tap=e");
 }
 
 static void first_error_and_truncation(void **state)
@@ -323,6 +360,8 @@ int main(void)
 		cmocka_unit_test(bad_on_reboot),
 		cmocka_unit_test(disks),
 		cmocka_unit_test(bad_disks),
+		cmocka_unit_test(nets),
+		cmocka_unit_test(bad_nets),
 		cmocka_unit_test(first_error_and_truncation),
 	};
 

@@ -29,7 +29,7 @@ run_guest() {
 	tag=$1 kernel=$2 gcmd=$3
 	shift 3
 	CONSOLE=$WORK/$tag.console
-	cl=$CMDLINE_BASE
+	cl="$CMDLINE_BASE${GUEST_APPEND:+ $GUEST_APPEND}"
 	# One quoted init argument: Linux gives init at most 32 arguments, and
 	# its parser keeps a double-quoted token whole (so no '"' inside gcmd).
 	[ -n "$gcmd" ] && cl="$cl -- \"$gcmd\""

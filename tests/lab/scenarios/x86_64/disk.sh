@@ -13,13 +13,14 @@ disk_roundtrip() {
 	img=$WORK/$dtag.img
 	rm -f "$img"
 	dd if=/dev/zero of="$img" bs=1M count=0 seek=64 2>/dev/null || fail "cannot create $img"
-	feat='echo FEATURES=$(cat /sys/bus/virtio/devices/*/features)'
+	feat="echo FEATURES=\$(cat /sys/bus/virtio/devices/*/features); grep virtio /proc/interrupts; dmesg | grep -iE 'pci.*(error|fail|fatal|conflict|not reserved|disabled|can.t|invalid)' | grep -v FEATURES= | sed 's/^/PCI-COMPLAINT: /'"
 	run_guest "$dtag-write" "$BZIMAGE" \
 		"$feat; mkdir -p /mnt && mkfs.ext4 -q /dev/vda && mount -t ext4 /dev/vda /mnt && dd if=/dev/urandom of=/mnt/data bs=1M count=4 2>/dev/null && sha256sum /mnt/data >/mnt/data.sha && echo SHA1=\$(cut -d' ' -f1 /mnt/data.sha) && umount /mnt && sync" \
 		--disk "$img,$dopts" --timeout "$L2_TIMEOUT" "$@"
 	expect_rc 0
 	expect_console 'KVMINI-GUEST-CMD-EXIT 0'
 	check_features "$dopts"
+	check_pci "$dopts"
 	sha1=$(tr -d '\r' <"$CONSOLE" | sed -n 's/^SHA1=\([0-9a-f]\{64\}\)$/\1/p')
 	[ -n "$sha1" ] || fail "boot 1 printed no checksum"
 	# The file system really is on the host file: ext4 magic 0xEF53 at 1080.
@@ -35,6 +36,17 @@ disk_roundtrip() {
 	echo "checksum $sha1 survived the reboot"
 }
 
+# check_pci DISK-OPTIONS: on PCI, the guest logs no PCI complaints and, unless
+# forced to legacy without MSI-X, its virtio interrupts are PCI-MSI.
+check_pci() {
+	case "$1" in *transport=mmio*) return 0 ;; esac
+	if tr -d '\r' <"$CONSOLE" | grep -q '^PCI-COMPLAINT: '; then
+		fail "the guest complained about PCI: $(tr -d '\r' <"$CONSOLE" | grep '^PCI-COMPLAINT: ' | head -3)"
+	fi
+	expect_console 'PCI-MSI.*virtio'
+	echo "interrupts: $(tr -d '\r' <"$CONSOLE" | grep 'PCI-MSI.*virtio' | tr -s ' ' | head -3 | tr '\n' ';')"
+}
+
 # check_features DISK-OPTIONS: reads FEATURES= from $CONSOLE.
 check_features() {
 	f=$(tr -d '\r' <"$CONSOLE" | sed -n 's/^FEATURES=\([01]*\)$/\1/p' | head -n1)
@@ -42,8 +54,8 @@ check_features() {
 	bit() { echo "$f" | cut -c$(($1 + 1)); }
 	[ "$(bit 28)" = 1 ] || fail "INDIRECT_DESC not negotiated ($f)"
 	[ "$(bit 29)" = 1 ] || fail "EVENT_IDX not negotiated ($f)"
-	case "$1" in
-	*version=1*) [ "$(bit 32)" != 1 ] || fail "a version=1 device negotiated VERSION_1 ($f)" ;;
+	case "$1 ${GUEST_APPEND:-}" in
+	*version=1*|*force_legacy=1*) [ "$(bit 32)" != 1 ] || fail "a legacy device negotiated VERSION_1 ($f)" ;;
 	*) [ "$(bit 32)" = 1 ] || fail "a modern device without VERSION_1 ($f)" ;;
 	esac
 	echo "features: $f"
