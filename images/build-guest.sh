@@ -46,7 +46,8 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 GUEST_MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev
   virtio_pci virtio_mmio virtio_blk failover net_failover virtio_net
   pvpanic pvpanic_mmio pvpanic_pci"
-KVM_MODULES="irqbypass kvm kvm_amd kvm_intel"
+# (L1 also gets tun, for the tap devices of the network scenarios.)
+KVM_MODULES="irqbypass kvm kvm_amd kvm_intel tun"
 
 FORCE=0
 case "${1:-}" in

@@ -444,6 +444,12 @@ static int add_net(struct virtio_host *h, int i, char *err, size_t errlen)
 	v->net.watch = (struct io_watch){ .fd = virtio_net_tap_fd(&v->net.dev), .cb = tap_readable,
 					  .opaque = v };
 	virtio_net_set_rx_poll(&v->net.dev, tap_watch, v);
+	/* Watched from the start: the device pauses the watch itself while it
+	 * cannot take frames (before DRIVER_OK, or no RX buffers). */
+	if ((r = iothread_add(&h->io, &v->net.watch))) {
+		snprintf(err, errlen, "--net: cannot watch tap %s: %s", nc->tap, strerror(-r));
+		return r;
+	}
 	return attach(v, "--net", err, errlen);
 }
 
@@ -512,6 +518,30 @@ int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_
 	return 0;
 }
 
+/* KVMINI_STATS=1: the devices' counters on stderr when the VM ends. */
+static void print_stats(struct vdev *v, int index)
+{
+	if (v->kind == VDEV_BLK && v->dev_ready) {
+		const struct virtio_blk_stats *s = &v->blk.dev.stats;
+		fprintf(stderr, "kvmini: stats: disk%d: reads %llu (%llu bytes) writes %llu (%llu bytes) "
+			"flushes %llu discards %llu write_zeroes %llu ioerr %llu unsupp %llu malformed %llu\n",
+			index, (unsigned long long)s->reads, (unsigned long long)s->read_bytes,
+			(unsigned long long)s->writes, (unsigned long long)s->write_bytes,
+			(unsigned long long)s->flushes, (unsigned long long)s->discards,
+			(unsigned long long)s->write_zeroes, (unsigned long long)s->ioerr,
+			(unsigned long long)s->unsupp, (unsigned long long)s->malformed);
+	} else if (v->kind == VDEV_NET && v->dev_ready) {
+		const struct virtio_net_stats *s = &v->net.dev.stats;
+		fprintf(stderr, "kvmini: stats: net%d: rx %llu frames (%llu bytes, %llu dropped, %llu errors) "
+			"tx %llu frames (%llu bytes, %llu dropped) ctrl ok %llu err %llu malformed %llu\n",
+			index, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+			(unsigned long long)s->rx_dropped, (unsigned long long)s->rx_errors,
+			(unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+			(unsigned long long)s->tx_dropped, (unsigned long long)s->ctrl_ok,
+			(unsigned long long)s->ctrl_err, (unsigned long long)s->malformed);
+	}
+}
+
 static void destroy_vdev(struct virtio_host *h, struct vdev *v)
 {
 	int vm_fd = h->vm->vm_fd;
@@ -551,6 +581,9 @@ void virtio_host_destroy(struct virtio_host *h)
 	/* vCPUs are stopped: no new notifications; stop the iothread first so
 	 * no callback runs while devices go away. */
 	iothread_stop(&h->io);
+	const char *stats = getenv("KVMINI_STATS");
+	for (int i = 0, nd = 0, nn = 0; stats && *stats && strcmp(stats, "0") && i < h->ndevs; i++)
+		print_stats(&h->devs[i], h->devs[i].kind == VDEV_BLK ? nd++ : nn++);
 	for (int i = 0; i < h->ndevs; i++)
 		destroy_vdev(h, &h->devs[i]);
 	if (h->has_pci)

@@ -1,0 +1,6 @@
+#!/bin/sh
+# virtio-net on modern-only PCI: address on the tap's subnet, ping, 3 MiB
+# each way with matching checksums, MSI-X interrupts.
+. "$(dirname "$0")/common.sh"; . "$(dirname "$0")/net.sh"
+net_roundtrip net-pci-modern ktap0 "transport=pci,legacy=off"
+expect_console 'PCI-MSI.*virtio0-input'

@@ -1,0 +1,4 @@
+#!/bin/sh
+# virtio-net on virtio-mmio version 2: the same transfers.
+. "$(dirname "$0")/common.sh"; . "$(dirname "$0")/net.sh"
+net_roundtrip net-mmio ktap2 "transport=mmio,version=2"
