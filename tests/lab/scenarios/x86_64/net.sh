@@ -6,6 +6,8 @@
 #   L1 machine, which has no network card) and serves a 3 MiB file; the
 #   guest takes 192.0.2.2, pings L1, downloads the file and serves 3 MiB of
 #   its own, which L1 downloads. Both checksums must match on both sides.
+#   A disk on the same transport sits beside the card: the guest writes the
+#   downloaded file onto it raw, and L1 finds those bytes in the image.
 L1_IP=192.0.2.1
 GUEST_IP=192.0.2.2
 
@@ -16,11 +18,14 @@ net_roundtrip() {
 	mkdir -p "$www"
 	head -c 3145728 /dev/urandom >"$www/down.bin"
 	down_sha=$(sha256sum "$www/down.bin" | cut -d' ' -f1)
+	disk=$WORK/$ntag-disk.img
+	dd if=/dev/zero of="$disk" bs=1M count=0 seek=32 2>/dev/null
 	CONSOLE=$WORK/$ntag.console
 	# The guest's side, one quoted init argument (no double quotes inside).
 	g="ip link set eth0 up && ip addr add $GUEST_IP/24 dev eth0"
 	g="$g && ping -c 3 -W 10 $L1_IP"
 	g="$g && wget -q -O /tmp/down http://$L1_IP:8080/down.bin && echo DOWN=\$(sha256sum /tmp/down | cut -d' ' -f1)"
+	g="$g && dd if=/tmp/down of=/dev/vda bs=1M conv=fsync 2>/dev/null && echo DISK-WRITTEN"
 	g="$g && mkdir -p /tmp/www && head -c 3145728 /dev/urandom >/tmp/www/up.bin"
 	g="$g && echo UP=\$(sha256sum /tmp/www/up.bin | cut -d' ' -f1) && httpd -p $GUEST_IP:8081 -h /tmp/www"
 	g="$g && i=0; while [ \$i -lt 120 ] && ! wget -q -O /dev/null http://$L1_IP:8080/done; do sleep 1; i=\$((i+1)); done"
@@ -30,7 +35,8 @@ net_roundtrip() {
 	echo "run: kvmini run --net tap=$tap,$nopts $*"
 	t=$(now)
 	KVMINI_STATS=1 "$KVMINI" run --kernel "$BZIMAGE" --initrd "$INITRD" --cmdline "$cl" --memory "$L2_MEMORY" \
-		--console "file:$CONSOLE" --net "tap=$tap,$nopts" --timeout "$L2_TIMEOUT" "$@" &
+		--console "file:$CONSOLE" --net "tap=$tap,$nopts" --disk "$disk,$nopts" \
+		--timeout "$L2_TIMEOUT" "$@" &
 	kpid=$!
 	i=0
 	while ! ip link show "$tap" >/dev/null 2>&1; do
@@ -60,9 +66,12 @@ net_roundtrip() {
 	expect_console "^DOWN=$down_sha\$"
 	up_sha=$(sha256sum "$WORK/$ntag-up.bin" 2>/dev/null | cut -d' ' -f1)
 	expect_console "^UP=$up_sha\$"
+	expect_console '^DISK-WRITTEN'
+	disk_sha=$(head -c 3145728 "$disk" | sha256sum | cut -d' ' -f1)
+	[ "$disk_sha" = "$down_sha" ] || fail "the disk image does not hold the downloaded file"
 	if tr -d '\r' <"$CONSOLE" | grep -q '^PCI-COMPLAINT: '; then
 		fail "the guest complained about PCI"
 	fi
-	echo "3 MiB each way: down $down_sha, up $up_sha"
+	echo "3 MiB each way: down $down_sha, up $up_sha; the same 3 MiB landed on the disk"
 	echo "interrupts: $(tr -d '\r' <"$CONSOLE" | grep -E 'virtio' | tr -s ' ' | head -4 | tr '\n' ';')"
 }
