@@ -85,8 +85,25 @@ int arch_pci_layout(struct arch_host *h, struct arch_pci_layout *l);
 /* Address window and interrupt for the index-th virtio-mmio device. */
 int arch_virtio_mmio_slot(struct arch_host *h, int index, uint64_t *base, uint32_t *irq);
 
-/* The interrupt line behind a GSI / SPI number. */
+/* The interrupt line behind a GSI / SPI number, driven with KVM_IRQ_LINE
+ * (level: set(1) asserts, set(0) deasserts). */
 struct irq_line arch_irq_line(struct arch_host *h, uint32_t gsi);
+
+/* Where the console UART sits: an I/O port (x86) or MMIO window, and its
+ * interrupt. */
+struct arch_console {
+	uint64_t base;
+	int is_pio;
+	uint32_t irq;
+};
+void arch_console_slot(struct arch_host *h, struct arch_console *c);
+
+/* KVM_SET_GSI_ROUTING replaces the whole table: the architecture's default
+ * irqchip routes, which vmm/ keeps beside its MSI routes. Returns the count
+ * (at most max) and the first GSI free for MSI routes in *first_free. */
+struct kvm_irq_routing_entry;
+int arch_irq_routes(struct arch_host *h, struct kvm_irq_routing_entry *e, int max,
+		    unsigned *first_free);
 
 /* Dumps the vCPU's registers for a crash report. */
 void arch_vcpu_dump(int vcpu_fd, FILE *out);

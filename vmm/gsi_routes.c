@@ -7,14 +7,17 @@
 
 #include <linux/kvm.h>
 
-#define IOAPIC_PINS 24
-
-void gsi_routes_init(struct gsi_routes *r, int vm_fd)
+void gsi_routes_init(struct gsi_routes *r, int vm_fd, const struct kvm_irq_routing_entry *defaults,
+		     unsigned ndefaults, unsigned first_free)
 {
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->vm_fd = vm_fd;
-	r->next_gsi = IOAPIC_PINS;
+	if (ndefaults > GSI_ROUTES_DEFAULT_MAX)
+		ndefaults = GSI_ROUTES_DEFAULT_MAX;
+	memcpy(r->defaults, defaults, ndefaults * sizeof(*defaults));
+	r->ndefaults = ndefaults;
+	r->next_gsi = first_free;
 }
 
 void gsi_routes_destroy(struct gsi_routes *r)
@@ -22,30 +25,17 @@ void gsi_routes_destroy(struct gsi_routes *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-/* Mirrors KVM's default routing (kvm_setup_default_irq_routing): GSI 0-15
- * reach both 8259s and the IOAPIC (GSI 0, the PIT, on IOAPIC pin 2), 16-23
- * the IOAPIC only. Called with the lock held. */
+/* The defaults, then one MSI route per vector. Called with the lock held. */
 static int commit(struct gsi_routes *r)
 {
-	unsigned n = 16 * 2 + (IOAPIC_PINS - 16) + r->nmsi, i = 0;
+	unsigned n = r->ndefaults + r->nmsi, i = 0;
 	struct kvm_irq_routing *t = calloc(1, sizeof(*t) + n * sizeof(t->entries[0]));
 	int ret = 0;
 
 	if (!t)
 		return -ENOMEM;
-	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
-		if (gsi < 16) {
-			t->entries[i++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-					       gsi % 8 },
-			};
-		}
-		t->entries[i++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi },
-		};
-	}
+	for (; i < r->ndefaults; i++)
+		t->entries[i] = r->defaults[i];
 	for (unsigned m = 0; m < r->nmsi; m++) {
 		t->entries[i++] = (struct kvm_irq_routing_entry){
 			.gsi = r->msi[m].gsi, .type = KVM_IRQ_ROUTING_MSI,

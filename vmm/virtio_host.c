@@ -40,11 +40,13 @@ struct vq_notify {
 };
 
 /* An interrupt line: an irqfd on a GSI (edge: one write, one interrupt), or
- * KVM_IRQ_LINE when the kernel has no irqfd or the line is level (INTx). */
+ * the architecture's KVM_IRQ_LINE when the kernel has no irqfd or the line
+ * is level (INTx). */
 struct irq_out {
 	int vm_fd;
 	uint32_t gsi;
 	int efd;
+	struct irq_line line;
 };
 
 struct msi_vec {
@@ -113,18 +115,15 @@ static void irq_edge_set(void *opaque, int level)
 			perror("kvmini: irqfd");
 		return;
 	}
-	struct kvm_irq_level l = { .irq = o->gsi, .level = 1 };
-	ioctl(o->vm_fd, KVM_IRQ_LINE, &l);
-	l.level = 0;
-	ioctl(o->vm_fd, KVM_IRQ_LINE, &l);
+	irq_line_set(&o->line, 1);
+	irq_line_set(&o->line, 0);
 }
 
 static void irq_level_set(void *opaque, int level)
 {
 	struct irq_out *o = opaque;
-	struct kvm_irq_level l = { .irq = o->gsi, .level = (uint32_t)!!level };
 
-	ioctl(o->vm_fd, KVM_IRQ_LINE, &l);
+	irq_line_set(&o->line, level);
 }
 
 static void irq_out_open_irqfd(struct irq_out *o)
@@ -273,7 +272,8 @@ static int attach_mmio(struct vdev *v, const char *opt, char *err, size_t errlen
 		snprintf(err, errlen, "%s: no room for another virtio-mmio device", opt);
 		return r;
 	}
-	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .gsi = gsi, .efd = -1 };
+	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .gsi = gsi, .efd = -1,
+				   .line = arch_irq_line(&vm->arch, gsi) };
 	irq_out_open_irqfd(&v->irq);
 	virtio_mmio_init(&v->mmio, v->vd, v->t.version, base,
 			 (struct irq_line){ irq_edge_set, &v->irq },
@@ -349,6 +349,7 @@ static int attach_pci(struct vdev *v, const char *opt, char *err, size_t errlen)
 		return slot;
 	}
 	v->irq.gsi = h->layout.intx_gsi_base + (uint32_t)(slot % 4);   /* INTA of this slot */
+	v->irq.line = arch_irq_line(&vm->arch, v->irq.gsi);
 	return place_bars(h, &v->pci.pci, opt, err, errlen);
 }
 
@@ -497,7 +498,10 @@ int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_
 	h->platform = (struct virtio_platform){ .current_vcpu_is_big_endian = vcpu_big_endian,
 						.default_endian = VIRTIO_ENDIAN_LITTLE };
 	h->hooks = (struct virtio_notify_hooks){ notify_attach, notify_detach, h };
-	gsi_routes_init(&h->routes, vm->vm_fd);
+	struct kvm_irq_routing_entry defaults[GSI_ROUTES_DEFAULT_MAX];
+	unsigned first_free;
+	int nd = arch_irq_routes(&vm->arch, defaults, GSI_ROUTES_DEFAULT_MAX, &first_free);
+	gsi_routes_init(&h->routes, vm->vm_fd, defaults, (unsigned)nd, first_free);
 	if ((r = setup_pci(h, err, errlen)))
 		return r;
 	if (!cfg->ndisks && !cfg->nnets)

@@ -23,8 +23,6 @@
 #include "vmm/virtio_host.h"
 
 #define ERRLEN 256
-#define COM1_PORT 0x3F8
-#define COM1_GSI 4
 
 static int map_pio(void *opaque, uint64_t base, uint64_t len, const struct io_ops *ops, void *dev)
 {
@@ -147,9 +145,12 @@ static int vm_build(struct vm *vm, int kvm_fd, const struct boot_files *f, char 
 	};
 	if ((r = arch_vm_init(&vm->arch, err, ERRLEN)))
 		return r;
-	uart_init(&vm->uart, arch_irq_line(&vm->arch, COM1_GSI),
+	struct arch_console con;
+	arch_console_slot(&vm->arch, &con);
+	uart_init(&vm->uart, arch_irq_line(&vm->arch, con.irq),
 		  (struct uart_sink){ uart_tx, uart_rx_space, vm });
-	if ((r = bus_map(&vm->pio, COM1_PORT, UART_NR_REGS, &uart_io_ops, &vm->uart))) {
+	if ((r = bus_map(con.is_pio ? &vm->pio : &vm->mmio, con.base, UART_NR_REGS, &uart_io_ops,
+			 &vm->uart))) {
 		snprintf(err, ERRLEN, "cannot map the UART: %s", strerror(-r));
 		return r;
 	}

@@ -345,6 +345,34 @@ struct irq_line arch_irq_line(struct arch_host *h, uint32_t gsi)
 	return (struct irq_line){ kvm_irq_set, &x->pins[gsi] };
 }
 
+void arch_console_slot(struct arch_host *h, struct arch_console *c)
+{
+	*c = (struct arch_console){ .base = X86_PORT_COM1, .is_pio = 1, .irq = X86_IRQ_COM1 };
+}
+
+/* KVM's own default (kvm_setup_default_irq_routing): GSI 0-15 reach both
+ * 8259s and the IOAPIC (GSI 0, the PIT, on IOAPIC pin 2), 16-23 the IOAPIC. */
+int arch_irq_routes(struct arch_host *h, struct kvm_irq_routing_entry *e, int max,
+		    unsigned *first_free)
+{
+	int n = 0;
+
+	for (unsigned gsi = 0; gsi < X86_MAX_IRQ_PINS && n + 2 <= max; gsi++) {
+		if (gsi < 16)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+					       gsi % 8 },
+			};
+		e[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi },
+		};
+	}
+	*first_free = X86_MAX_IRQ_PINS;
+	return n;
+}
+
 void arch_vcpu_dump(int vcpu_fd, FILE *out)
 {
 	x86_vcpu_dump(vcpu_fd, out);
