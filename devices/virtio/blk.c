@@ -344,41 +344,22 @@ static int blk_handle_request(struct virtio_blk *b, const struct virtq_elem *e)
 
 /* ---- the queue ---- */
 
+static int blk_serve_one(void *ctx, const struct virtq_elem *e)
+{
+	return blk_handle_request(ctx, e);
+}
+
 static void blk_queue_notify(struct virtio_dev *d, uint16_t qi)
 {
 	struct virtio_blk *b = to_blk(d);
 	struct virtq *vq = &d->vq[qi < VIRTIO_MAX_QUEUES ? qi : 0];
-	bool pushed = false;
 
 	pthread_mutex_lock(&d->lock);
 	if (qi != 0 || !(d->status & VIRTIO_STATUS_DRIVER_OK) ||
 	    (d->status & VIRTIO_STATUS_NEEDS_RESET) || !vq->ready)
 		goto out;
-	for (;;) {
-		/* No kicks while we drain; then re-enable and look again, or
-		 * a request added in between would wait for the next kick. */
-		virtq_enable_notify(vq, false);
-		for (;;) {
-			int r = virtq_pop(vq, b->elem);
-			if (r == 0)
-				break;
-			if (r > 0)
-				r = blk_handle_request(b, b->elem);
-			if (r < 0) {
-				b->stats.malformed++;
-				virtio_set_needs_reset(d);
-				goto done;
-			}
-			virtq_push(vq, b->elem, (uint32_t)r);
-			pushed = true;
-		}
-		virtq_enable_notify(vq, true);
-		if (!virtq_has_work(vq))
-			break;
-	}
-done:
-	if (pushed)
-		virtio_queue_notify_driver(d, qi);
+	if (virtio_queue_serve(d, qi, b->elem, blk_serve_one, b) < 0)
+		b->stats.malformed++;
 out:
 	pthread_mutex_unlock(&d->lock);
 }

@@ -523,37 +523,25 @@ static int ctrl_one(struct virtio_net *n, const struct virtq_elem *e)
 
 /* ---- queues ---- */
 
-/* Pops, handles and pushes until the queue is empty, as blk does. */
+/* handle's context is the device; see virtio_queue_serve. */
+struct serve_ctx {
+	struct virtio_net *n;
+	int (*handle)(struct virtio_net *n, const struct virtq_elem *e);
+};
+
+static int serve_one(void *ctx, const struct virtq_elem *e)
+{
+	struct serve_ctx *c = ctx;
+	return c->handle(c->n, e);
+}
+
 static void drain(struct virtio_net *n, uint16_t qi,
 		  int (*handle)(struct virtio_net *n, const struct virtq_elem *e))
 {
-	struct virtio_dev *d = &n->vdev;
-	struct virtq *vq = &d->vq[qi];
-	bool pushed = false;
+	struct serve_ctx c = { n, handle };
 
-	for (;;) {
-		virtq_enable_notify(vq, false);
-		for (;;) {
-			int r = virtq_pop(vq, n->tx_elem);
-			if (r == 0)
-				break;
-			if (r > 0)
-				r = handle(n, n->tx_elem);
-			if (r < 0) {
-				n->stats.malformed++;
-				virtio_set_needs_reset(d);
-				goto done;
-			}
-			virtq_push(vq, n->tx_elem, (uint32_t)r);
-			pushed = true;
-		}
-		virtq_enable_notify(vq, true);
-		if (!virtq_has_work(vq))
-			break;
-	}
-done:
-	if (pushed)
-		virtio_queue_notify_driver(d, qi);
+	if (virtio_queue_serve(&n->vdev, qi, n->tx_elem, serve_one, &c) < 0)
+		n->stats.malformed++;
 }
 
 static void net_queue_notify(struct virtio_dev *d, uint16_t qi)

@@ -347,3 +347,35 @@ void virtio_config_changed(struct virtio_dev *d)
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_interrupt(d, -1, 2);
 }
+
+int virtio_queue_serve(struct virtio_dev *d, uint16_t qi, struct virtq_elem *e,
+		       int (*handle)(void *ctx, const struct virtq_elem *e), void *ctx)
+{
+	struct virtq *vq = &d->vq[qi];
+	int served = 0, ret = 0;
+
+	for (;;) {
+		virtq_enable_notify(vq, false);
+		for (;;) {
+			int r = virtq_pop(vq, e);
+			if (r == 0)
+				break;
+			if (r > 0)
+				r = handle(ctx, e);
+			if (r < 0) {
+				virtio_set_needs_reset(d);
+				ret = -EINVAL;
+				goto done;
+			}
+			virtq_push(vq, e, (uint32_t)r);
+			served++;
+		}
+		virtq_enable_notify(vq, true);
+		if (!virtq_has_work(vq))
+			break;
+	}
+done:
+	if (served)
+		virtio_queue_notify_driver(d, qi);
+	return ret ? ret : served;
+}

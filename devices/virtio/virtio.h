@@ -154,6 +154,17 @@ void virtio_set_needs_reset(struct virtio_dev *d);
 void virtio_queue_notify_driver(struct virtio_dev *d, uint16_t q);
 void virtio_config_changed(struct virtio_dev *d);
 
+/* Serves queue qi until it is empty: pops each chain into e, hands it to
+ * handle (which returns the bytes it wrote into the chain, or a negative
+ * value for a malformed request), pushes it back, and interrupts the driver
+ * once at the end. Kicks are suppressed while draining and the queue is
+ * looked at again after re-enabling them, so a request added in between is
+ * not left waiting for the next kick. A malformed chain or request sets
+ * NEEDS_RESET and stops. Call with d->lock held. Returns the number of
+ * requests served, or -EINVAL after a malformed one. */
+int virtio_queue_serve(struct virtio_dev *d, uint16_t qi, struct virtq_elem *e,
+		       int (*handle)(void *ctx, const struct virtq_elem *e), void *ctx);
+
 /* One line to stderr about a misbehaving guest, prefixed with the device's
  * name; rate-limited per process (at most 10 lines a second) so a hostile
  * guest cannot flood the log. */
