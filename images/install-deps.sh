@@ -16,6 +16,9 @@
 #   big-endian  gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x
 #   unit tests  qemu-user-static (tests/cross/run-unit-s390x.sh; adds the
 #               s390x dpkg architecture)
+#   ppc64le     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
+#               libcmocka-dev:ppc64el (tests/cross/run-ppc64le.sh; adds the
+#               ppc64el dpkg architecture)
 # Extra packages: KVMINI_EXTRA_PKGS="fio ..." images/install-deps.sh
 set -eu
 
@@ -23,6 +26,7 @@ PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev
   qemu-system-x86 busybox-static cpio lz4 zstd xz-utils gzip binutils
   e2fsprogs acpica-tools file ca-certificates
   gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user-static
+  gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libcmocka-dev:ppc64el
   ${KVMINI_EXTRA_PKGS:-}"
 
 native=$(dpkg --print-architecture)
