@@ -28,19 +28,21 @@ done
 [ -e /usr/lib/s390x-linux-gnu/libcmocka.so ] ||
 	{ echo "run-unit-s390x: libcmocka-dev:s390x not installed"; exit 2; }
 
+logs=$build/logs   # inside the build directory, not beside it
+mkdir -p "$logs"
 cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/tests/cross/s390x.cmake" \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMOCKA_LIB=/usr/lib/s390x-linux-gnu/libcmocka.so -DCMOCKA_INCLUDE=/usr/include \
-	>"$build.configure.log" 2>&1 ||
-	{ echo "run-unit-s390x: configure failed"; tail -30 "$build.configure.log"; exit 1; }
+	>"$logs/configure.log" 2>&1 ||
+	{ echo "run-unit-s390x: configure failed"; tail -30 "$logs/configure.log"; exit 1; }
 arch=$(sed -n 's/^KVMINI_ARCH[^=]*=//p' "$build/CMakeCache.txt")
 grep -q 'x86' <<<"$arch" && { echo "run-unit-s390x: KVMINI_ARCH=$arch, expected none"; exit 1; }
 
 status=0
 # Device code is the point of this exercise: it must build.
-if ! cmake --build "$build" -j"$(nproc)" --target kvmini_devices >"$build.devices.log" 2>&1; then
+if ! cmake --build "$build" -j"$(nproc)" --target kvmini_devices >"$logs/devices.log" 2>&1; then
 	echo "run-unit-s390x: kvmini_devices failed to build for s390x"
-	tail -30 "$build.devices.log"
+	tail -30 "$logs/devices.log"
 	exit 1
 fi
 
@@ -49,14 +51,14 @@ tests=$(ctest --test-dir "$build" -N -L unit | sed -n 's/.*unit\.\(test_[A-Za-z0
 [ -n "$tests" ] || { echo "run-unit-s390x: no unit tests registered"; exit 1; }
 pass=0 fail=0 skip=0
 for t in $tests; do
-	if ! cmake --build "$build" -j"$(nproc)" --target "$t" >"$build.$t.log" 2>&1; then
+	if ! cmake --build "$build" -j"$(nproc)" --target "$t" >"$logs/$t.log" 2>&1; then
 		# Which source does the test come from? (tests/CMakeLists.txt)
 		what=$(sed -n "s/^ *kvmini_unit_test($t \([^ )]*\).*/\1/p" "$src/tests/CMakeLists.txt")
 		if [[ $what == unit/devices/* ]]; then
-			echo "FAIL  $t (device test does not build; see $build.$t.log)"
+			echo "FAIL  $t (device test does not build; see $logs/$t.log)"
 			fail=$((fail + 1)); status=1
 		else
-			echo "SKIP  $t (does not build for s390x; see $build.$t.log)"
+			echo "SKIP  $t (does not build for s390x; see $logs/$t.log)"
 			skip=$((skip + 1))
 		fi
 		continue
