@@ -70,6 +70,9 @@ struct arch_pci_layout {
 	uint32_t ecam_size;
 	uint64_t mem32_base, mem32_size;
 	uint64_t io_base, io_size;          /* io_size 0: no I/O space */
+	/* 0: I/O space is port I/O (x86). Else it is memory-mapped: port p is
+	 * at io_cpu_base + p on the MMIO bus (arm64). */
+	uint64_t io_cpu_base;
 	uint32_t intx_gsi_base;             /* INTA..D of slot s: base + (s + pin) % 4 */
 	int config_ports;                   /* 0xCF8/0xCFC exist (x86) */
 	/* A platform register sharing the config-address ports (x86: 0xCF9

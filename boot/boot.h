@@ -12,7 +12,7 @@
 
 #define BOOT_ERR_MAX 256
 
-enum kernel_format { KERNEL_UNKNOWN, KERNEL_BZIMAGE, KERNEL_ELF };
+enum kernel_format { KERNEL_UNKNOWN, KERNEL_BZIMAGE, KERNEL_ELF, KERNEL_ARM64_IMAGE };
 
 /* Reads a whole file. 0 or -errno (message in err). */
 int boot_read_file(const char *path, const char *what, uint8_t **data, size_t *size,

@@ -60,6 +60,8 @@ enum kernel_format boot_detect(const uint8_t *img, size_t size)
 		return KERNEL_ELF;
 	if (size >= 0x206 && le32_get(img + HDR_MAGIC) == 0x53726448)
 		return KERNEL_BZIMAGE;
+	if (size >= 0x40 && le32_get(img + 0x38) == 0x644d5241)   /* "ARM\x64" */
+		return KERNEL_ARM64_IMAGE;
 	return KERNEL_UNKNOWN;
 }
 

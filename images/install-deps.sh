@@ -16,6 +16,11 @@
 #   big-endian  gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x
 #   unit tests  qemu-user-static (tests/cross/run-unit-s390x.sh; adds the
 #               s390x dpkg architecture)
+#   arm64       gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64
+#               libcmocka-dev:arm64 (tests/cross/run-unit-aarch64.sh; adds the
+#               arm64 dpkg architecture), device-tree-compiler (dtc: checks
+#               the device tree). Not libfdt-dev (amd64): it conflicts with
+#               libfdt-dev:arm64, and only the arm64 build uses libfdt
 #   ppc64le     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
 #               libcmocka-dev:ppc64el (tests/cross/run-ppc64le.sh; adds the
 #               ppc64el dpkg architecture)
@@ -26,6 +31,8 @@ PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev
   qemu-system-x86 busybox-static cpio lz4 zstd xz-utils gzip binutils
   e2fsprogs acpica-tools file ca-certificates
   gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user-static
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64 libcmocka-dev:arm64
+  device-tree-compiler
   gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libcmocka-dev:ppc64el
   ${KVMINI_EXTRA_PKGS:-}"
 

@@ -37,6 +37,15 @@ if [ -z "$labels" ] || [[ "unit" =~ $labels ]]; then
 	2) echo "tests/run.sh: s390x cross tools missing: big-endian run skipped" ;;
 	*) status=1 ;;
 	esac
+	# arm64: kvmini (arch/arm64, libfdt) and every unit test cross-built
+	# for aarch64, the tests run under qemu-aarch64-static.
+	echo "=== arm64 build and unit tests"
+	bash tests/cross/run-unit-aarch64.sh build-aarch64
+	case $? in
+	0) ;;
+	2) echo "tests/run.sh: aarch64 cross tools missing: arm64 build and run skipped" ;;
+	*) status=1 ;;
+	esac
 	# ppc64's byte-order code, its KVM read included (behind a stub), built
 	# for ppc64le and run under qemu-ppc64le-static.
 	echo "=== ppc64 byte-order tests on ppc64le"

@@ -224,6 +224,10 @@ static int notify_attach(void *opaque, struct virtio_dev *d, uint16_t q, uint64_
 		return -EINVAL;
 	if (n->assigned)
 		return 0;
+	if (is_pio && h->layout.io_cpu_base) {   /* memory-mapped PCI I/O space (arm64) */
+		addr += h->layout.io_cpu_base;
+		is_pio = false;
+	}
 	if (n->w.fd < 0) {
 		n->w.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (n->w.fd < 0)
@@ -477,7 +481,10 @@ static int setup_pci(struct virtio_host *h, char *err, size_t errlen)
 	}
 	r = r ?: bus_map(&vm->mmio, l->ecam_base, l->ecam_size, &pci_host_ecam_ops, &h->pci);
 	r = r ?: bus_map(&vm->mmio, l->mem32_base, l->mem32_size, &pci_host_window_ops, &h->memwin);
-	if (l->io_size)
+	if (l->io_size && l->io_cpu_base)
+		r = r ?: bus_map(&vm->mmio, l->io_cpu_base + l->io_base, l->io_size,
+				 &pci_host_window_ops, &h->iowin);
+	else if (l->io_size)
 		r = r ?: bus_map(&vm->pio, l->io_base, l->io_size, &pci_host_window_ops, &h->iowin);
 	if (r)
 		snprintf(err, errlen, "cannot map the PCI host bridge: %s", strerror(-r));
@@ -520,6 +527,15 @@ int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_
 		if ((r = add_net(h, i, err, errlen)))
 			return r;
 	return 0;
+}
+
+void virtio_host_vcpus_ready(struct virtio_host *h)
+{
+	for (int i = 0; h && i < h->ndevs; i++) {
+		struct vdev *v = &h->devs[i];
+		if (v->t.transport != TRANSPORT_PCI && v->irq.efd < 0 && v->irq.line.set)
+			irq_out_open_irqfd(&v->irq);
+	}
 }
 
 /* KVMINI_STATS=1: the devices' counters on stderr when the VM ends. */

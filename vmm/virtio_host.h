@@ -13,6 +13,12 @@ struct virtio_host;
 int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_t errlen);
 void virtio_host_destroy(struct virtio_host *h);
 
+/* Call once the vCPUs exist: retries the irqfds KVM refused while the
+ * interrupt controller was not initialised (arm64: KVM_IRQFD is -EAGAIN
+ * until the GIC's CTRL_INIT, which needs every vCPU). Until then, and if
+ * that fails again, interrupts go through KVM_IRQ_LINE. */
+void virtio_host_vcpus_ready(struct virtio_host *h);
+
 /* For the endianness hook: which vCPU (fd) runs on this thread, -1 none. */
 void virtio_host_set_current_vcpu(int vcpu_fd);
 

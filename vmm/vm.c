@@ -163,7 +163,10 @@ static int vm_build(struct vm *vm, int kvm_fd, const struct boot_files *f, char 
 	};
 	if ((r = arch_load(&vm->arch, &b, err, ERRLEN)))
 		return r;
-	return create_vcpus(vm, err);
+	if ((r = create_vcpus(vm, err)))
+		return r;
+	virtio_host_vcpus_ready(vm->virtio);
+	return 0;
 }
 
 static void vm_stop_vcpus(struct vm *vm)
