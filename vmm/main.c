@@ -71,7 +71,9 @@ static int run(const struct vm_config *cfg)
 		return die(err);
 	if (boot_detect(kernel, f.kernel_size) == KERNEL_UNKNOWN) {
 		free(kernel);
-		snprintf(err, sizeof(err), "--kernel: '%s' is not a bzImage or ELF kernel", cfg->kernel);
+		snprintf(err, sizeof(err),
+			 "--kernel: '%s' is not a kernel kvmini boots (x86_64: bzImage or ELF "
+			 "with a PVH note; arm64: Image)", cfg->kernel);
 		return die(err);
 	}
 	if (cfg->initrd &&
