@@ -5,18 +5,16 @@
  * with the host bridge's lock held and take d->lock inside it (PCI_CFG
  * window, BAR moves): host lock, then d->lock, then msix/INTx leaf locks. */
 #include "virtio/pci.h"
+#include "virtio/pci_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
-#define NO_NOTIFY UINT32_MAX
-
-#define vp_log(p, fmt, ...) virtio_warn((p)->dev, "pci: " fmt, ##__VA_ARGS__)
 
 /* ---- helpers ---- */
 
-static uint32_t get_le(const uint8_t *b, uint32_t len)
+uint32_t vp_get_le(const uint8_t *b, uint32_t len)
 {
 	uint32_t v = 0;
 
@@ -25,7 +23,7 @@ static uint32_t get_le(const uint8_t *b, uint32_t len)
 	return v;
 }
 
-static void put_le(uint8_t *b, uint32_t len, uint64_t v)
+void vp_put_le(uint8_t *b, uint32_t len, uint64_t v)
 {
 	for (uint32_t i = 0; i < len; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
@@ -36,7 +34,7 @@ static uint16_t nqueues(const struct virtio_dev *d)
 	return d->ops->num_queues < VIRTIO_MAX_QUEUES ? d->ops->num_queues : VIRTIO_MAX_QUEUES;
 }
 
-static struct virtq *vq_of(struct virtio_pci *p, uint32_t q)
+struct virtq *vp_vq_of(struct virtio_pci *p, uint32_t q)
 {
 	return q < nqueues(p->dev) ? &p->dev->vq[q] : NULL;
 }
@@ -44,7 +42,7 @@ static struct virtq *vq_of(struct virtio_pci *p, uint32_t q)
 /* A vector the driver may program: one of ours, or NO_VECTOR. §4.1.5.1.2:
  * a vector we cannot map reads back as NO_VECTOR, which is how the driver
  * learns of the failure. */
-static uint16_t valid_vector(struct virtio_pci *p, uint32_t v)
+uint16_t vp_valid_vector(struct virtio_pci *p, uint32_t v)
 {
 	return v < p->msix.nvec ? (uint16_t)v : VIRTIO_PCI_NO_VECTOR;
 }
@@ -146,7 +144,7 @@ static const struct virtio_transport_ops vp_tops = {
 /* ---- shared register behaviour ---- */
 
 /* ISR read (§4.1.4.5.1): read-to-clear, and the INTx level goes with it. */
-static uint8_t isr_read_clear(struct virtio_pci *p)
+uint8_t vp_isr_read_clear(struct virtio_pci *p)
 {
 	uint8_t v = (uint8_t)p->dev->isr;
 
@@ -155,7 +153,7 @@ static uint8_t isr_read_clear(struct virtio_pci *p)
 	return v;
 }
 
-static void write_status(struct virtio_pci *p, uint32_t value)
+void vp_write_status(struct virtio_pci *p, uint32_t value)
 {
 	virtio_set_status(p->dev, (uint8_t)value);
 }
@@ -164,11 +162,11 @@ static void write_status(struct virtio_pci *p, uint32_t value)
  * lock is dropped, or NO_NOTIFY. Kicks for an attached queue come here when
  * they missed the ioeventfd's width or datamatch; serving them is harmless
  * (a spurious notify) and losing them is not. */
-static uint32_t queue_kick(struct virtio_pci *p, uint32_t q)
+uint32_t vp_queue_kick(struct virtio_pci *p, uint32_t q)
 {
 	struct virtio_dev *d = p->dev;
 
-	if (!vq_of(p, q)) {
+	if (!vp_vq_of(p, q)) {
 		vp_log(p, "notify for queue %" PRIu32 " out of range ignored", q);
 		return NO_NOTIFY;
 	}
@@ -178,7 +176,7 @@ static uint32_t queue_kick(struct virtio_pci *p, uint32_t q)
 	return q;
 }
 
-static void kick(struct virtio_dev *d, uint32_t q)
+void vp_kick(struct virtio_dev *d, uint32_t q)
 {
 	/* The device takes d->lock itself and copes with a reset that slipped
 	 * in after we dropped it. */
@@ -191,31 +189,31 @@ static void kick(struct virtio_dev *d, uint32_t q)
 static void common_image(struct virtio_pci *p, uint8_t *b)
 {
 	struct virtio_dev *d = p->dev;
-	struct virtq *vq = vq_of(p, p->queue_select);
+	struct virtq *vq = vp_vq_of(p, p->queue_select);
 	uint32_t sel = p->device_feature_select;
 
 	memset(b, 0, VIRTIO_PCI_COMMON_SIZE);
-	put_le(b + VIRTIO_PCI_COMMON_DFSELECT, 4, sel);
-	put_le(b + VIRTIO_PCI_COMMON_DF, 4, sel <= 1 ? virtio_get_host_features(d, sel) : 0);
-	put_le(b + VIRTIO_PCI_COMMON_GFSELECT, 4, p->driver_feature_select);
-	put_le(b + VIRTIO_PCI_COMMON_GF, 4, p->driver_feature_select <= 1 ?
+	vp_put_le(b + VIRTIO_PCI_COMMON_DFSELECT, 4, sel);
+	vp_put_le(b + VIRTIO_PCI_COMMON_DF, 4, sel <= 1 ? virtio_get_host_features(d, sel) : 0);
+	vp_put_le(b + VIRTIO_PCI_COMMON_GFSELECT, 4, p->driver_feature_select);
+	vp_put_le(b + VIRTIO_PCI_COMMON_GF, 4, p->driver_feature_select <= 1 ?
 	       (uint32_t)(d->guest_features >> (32 * p->driver_feature_select)) : 0);
-	put_le(b + VIRTIO_PCI_COMMON_MSIX, 2, p->config_vector);
-	put_le(b + VIRTIO_PCI_COMMON_NUMQ, 2, nqueues(d));
+	vp_put_le(b + VIRTIO_PCI_COMMON_MSIX, 2, p->config_vector);
+	vp_put_le(b + VIRTIO_PCI_COMMON_NUMQ, 2, nqueues(d));
 	b[VIRTIO_PCI_COMMON_STATUS] = d->status;
 	b[VIRTIO_PCI_COMMON_CFGGEN] = (uint8_t)d->config_generation;
-	put_le(b + VIRTIO_PCI_COMMON_Q_SELECT, 2, p->queue_select);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_SELECT, 2, p->queue_select);
 	/* §4.1.4.3.2: a queue that does not exist reads size 0. */
-	put_le(b + VIRTIO_PCI_COMMON_Q_MSIX, 2, vq ? p->queue_vector[p->queue_select]
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_MSIX, 2, vq ? p->queue_vector[p->queue_select]
 						  : VIRTIO_PCI_NO_VECTOR);
 	if (!vq)
 		return;
-	put_le(b + VIRTIO_PCI_COMMON_Q_SIZE, 2, vq->num);
-	put_le(b + VIRTIO_PCI_COMMON_Q_ENABLE, 2, vq->ready);
-	put_le(b + VIRTIO_PCI_COMMON_Q_NOFF, 2, p->queue_select);
-	put_le(b + VIRTIO_PCI_COMMON_Q_DESCLO, 8, vq->desc_gpa);
-	put_le(b + VIRTIO_PCI_COMMON_Q_AVAILLO, 8, vq->avail_gpa);
-	put_le(b + VIRTIO_PCI_COMMON_Q_USEDLO, 8, vq->used_gpa);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_SIZE, 2, vq->num);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_ENABLE, 2, vq->ready);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_NOFF, 2, p->queue_select);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_DESCLO, 8, vq->desc_gpa);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_AVAILLO, 8, vq->avail_gpa);
+	vp_put_le(b + VIRTIO_PCI_COMMON_Q_USEDLO, 8, vq->used_gpa);
 }
 
 /* Width of the field at off; 64-bit fields take two dword halves. */
@@ -254,7 +252,7 @@ static void set_half(uint64_t *v, uint64_t off, uint32_t val)
 
 static void common_queue_write(struct virtio_pci *p, uint64_t off, uint32_t val)
 {
-	struct virtq *vq = vq_of(p, p->queue_select);
+	struct virtq *vq = vp_vq_of(p, p->queue_select);
 
 	if (!vq) {
 		vp_log(p, "queue register %" PRIu64 " for queue %u out of range ignored", off,
@@ -262,7 +260,7 @@ static void common_queue_write(struct virtio_pci *p, uint64_t off, uint32_t val)
 		return;
 	}
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
-		p->queue_vector[p->queue_select] = valid_vector(p, val);
+		p->queue_vector[p->queue_select] = vp_valid_vector(p, val);
 		return;
 	}
 	/* §3.1.1 / §4.1.4.3.2: queues are configured after FEATURES_OK and
@@ -316,10 +314,10 @@ static void common_write1(struct virtio_pci *p, uint64_t off, uint32_t val)
 			       p->driver_feature_select, val);
 		break;
 	case VIRTIO_PCI_COMMON_MSIX:
-		p->config_vector = valid_vector(p, val);
+		p->config_vector = vp_valid_vector(p, val);
 		break;
 	case VIRTIO_PCI_COMMON_STATUS:
-		write_status(p, val);
+		vp_write_status(p, val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_SELECT:
 		p->queue_select = (uint16_t)val;
@@ -366,8 +364,8 @@ static void common_write(struct virtio_pci *p, uint64_t off, const uint8_t *data
 	/* §4.1.3.1: each field is accessed with its own width (64-bit ones as
 	 * dword halves, or a qword). */
 	if (len == 8 && fs == 4 && off >= VIRTIO_PCI_COMMON_Q_DESCLO && !(off & 7)) {
-		common_write1(p, off, get_le(data, 4));
-		common_write1(p, off + 4, get_le(data + 4, 4));
+		common_write1(p, off, vp_get_le(data, 4));
+		common_write1(p, off + 4, vp_get_le(data + 4, 4));
 		return;
 	}
 	if (!fs || len != fs) {
@@ -375,7 +373,7 @@ static void common_write(struct virtio_pci *p, uint64_t off, const uint8_t *data
 		       off);
 		return;
 	}
-	common_write1(p, off, get_le(data, len));
+	common_write1(p, off, vp_get_le(data, len));
 }
 
 /* ---- modern BAR ---- */
@@ -399,7 +397,7 @@ static void modern_read_locked(struct virtio_pci *p, uint64_t off, uint8_t *data
 		break;
 	case VIRTIO_PCI_ISR_OFF:
 		if (o == 0)
-			data[0] = isr_read_clear(p);
+			data[0] = vp_isr_read_clear(p);
 		break;
 	case VIRTIO_PCI_DEVICE_OFF:
 		virtio_config_read(p->dev, (uint32_t)o, data, len);
@@ -429,7 +427,7 @@ static uint32_t modern_write_locked(struct virtio_pci *p, uint64_t off, const ui
 		 * needed. */
 		if (o % VIRTIO_PCI_NOTIFY_MULT || len > 4)
 			return NO_NOTIFY;
-		return queue_kick(p, (uint32_t)(o / VIRTIO_PCI_NOTIFY_MULT));
+		return vp_queue_kick(p, (uint32_t)(o / VIRTIO_PCI_NOTIFY_MULT));
 	default:
 		break;   /* ISR is read-only */
 	}
@@ -453,173 +451,10 @@ static void modern_write(void *opaque, uint64_t off, const uint8_t *data, uint32
 	pthread_mutex_lock(&p->dev->lock);
 	q = modern_write_locked(p, off, data, len);
 	pthread_mutex_unlock(&p->dev->lock);
-	kick(p->dev, q);
+	vp_kick(p->dev, q);
 }
 
 const struct io_ops virtio_pci_modern_ops = { .read = modern_read, .write = modern_write };
-
-/* ---- legacy I/O BAR (§4.1.4.8) ---- */
-
-static void note_legacy_access(struct virtio_pci *p)
-{
-	if (p->dev->status == 0)
-		p->dev->legacy = true;
-}
-
-/* §2.7.2 legacy layout with the PCI transport's fixed 4096 alignment: the
- * driver cannot choose a size, so the queue has num_max entries. */
-static void legacy_place_rings(struct virtio_pci *p, uint16_t q)
-{
-	struct virtq *vq = &p->dev->vq[q];
-	uint64_t desc = (uint64_t)p->legacy_pfn[q] << VIRTIO_PCI_L_PFN_SHIFT;
-	uint64_t avail, used;
-
-	vq->num = vq->num_max;
-	avail = desc + 16ull * vq->num;
-	used = (avail + 6 + 2ull * vq->num + VIRTIO_PCI_L_ALIGN - 1) &
-	       ~(uint64_t)(VIRTIO_PCI_L_ALIGN - 1);
-	vq->desc_gpa = desc;
-	vq->avail_gpa = avail;
-	vq->used_gpa = used;
-	vq->ready = p->legacy_pfn[q] != 0;
-}
-
-static void legacy_header(struct virtio_pci *p, uint8_t *b, bool msix)
-{
-	struct virtio_dev *d = p->dev;
-	struct virtq *vq = vq_of(p, p->queue_select);
-
-	memset(b, 0, 24);
-	/* Legacy has 32 feature bits: VERSION_1 and up are never shown. */
-	put_le(b + VIRTIO_PCI_L_HOST_FEATURES, 4, virtio_get_host_features(d, 0));
-	put_le(b + VIRTIO_PCI_L_GUEST_FEATURES, 4, (uint32_t)d->guest_features);
-	put_le(b + VIRTIO_PCI_L_QUEUE_PFN, 4, vq && vq->ready ? p->legacy_pfn[p->queue_select] : 0);
-	put_le(b + VIRTIO_PCI_L_QUEUE_NUM, 2, vq ? vq->num_max : 0);
-	put_le(b + VIRTIO_PCI_L_QUEUE_SEL, 2, p->queue_select);
-	b[VIRTIO_PCI_L_STATUS] = d->status;
-	b[VIRTIO_PCI_L_ISR] = (uint8_t)d->isr;
-	if (msix) {
-		put_le(b + VIRTIO_PCI_L_CONFIG_VECTOR, 2, p->config_vector);
-		put_le(b + VIRTIO_PCI_L_QUEUE_VECTOR, 2,
-		       vq ? p->queue_vector[p->queue_select] : VIRTIO_PCI_NO_VECTOR);
-	}
-}
-
-static void legacy_read_locked(struct virtio_pci *p, uint64_t off, uint8_t *data, uint32_t len)
-{
-	bool msix = msix_enabled(&p->msix);
-	uint32_t cfg = VIRTIO_PCI_L_CONFIG(msix);
-	uint8_t hdr[24];
-
-	memset(data, 0, len);
-	note_legacy_access(p);
-	if (off >= cfg) {
-		virtio_config_read(p->dev, (uint32_t)(off - cfg), data, len);
-		return;
-	}
-	if (len > cfg - off)
-		return;
-	legacy_header(p, hdr, msix);
-	memcpy(data, hdr + off, len);
-	if (off <= VIRTIO_PCI_L_ISR && off + len > VIRTIO_PCI_L_ISR)
-		isr_read_clear(p);
-}
-
-static uint32_t legacy_field_size(uint64_t off, bool msix)
-{
-	switch (off) {
-	case VIRTIO_PCI_L_GUEST_FEATURES:
-	case VIRTIO_PCI_L_QUEUE_PFN:
-		return 4;
-	case VIRTIO_PCI_L_QUEUE_SEL:
-	case VIRTIO_PCI_L_QUEUE_NOTIFY:
-		return 2;
-	case VIRTIO_PCI_L_STATUS:
-		return 1;
-	case VIRTIO_PCI_L_CONFIG_VECTOR:
-	case VIRTIO_PCI_L_QUEUE_VECTOR:
-		return msix ? 2 : 0;
-	default:
-		return 0;
-	}
-}
-
-static void legacy_pfn_write(struct virtio_pci *p, uint32_t val)
-{
-	uint16_t q = p->queue_select;
-
-	if (!vq_of(p, q) || !virtio_queue_config_allowed(p->dev)) {
-		vp_log(p, "QueueAddress for queue %u in status 0x%02x ignored", q, p->dev->status);
-		return;
-	}
-	/* 0 stops using the queue (§4.1.4.8). */
-	p->legacy_pfn[q] = val;
-	legacy_place_rings(p, q);
-}
-
-static uint32_t legacy_write_locked(struct virtio_pci *p, uint64_t off, const uint8_t *data,
-				    uint32_t len)
-{
-	bool msix = msix_enabled(&p->msix);
-	uint32_t cfg = VIRTIO_PCI_L_CONFIG(msix), val;
-
-	note_legacy_access(p);
-	if (off >= cfg) {
-		virtio_config_write(p->dev, (uint32_t)(off - cfg), data, len);
-		return NO_NOTIFY;
-	}
-	if (len != legacy_field_size(off, msix)) {
-		vp_log(p, "legacy write of %" PRIu32 " bytes at %" PRIu64 " ignored", len, off);
-		return NO_NOTIFY;
-	}
-	val = get_le(data, len);
-	switch (off) {
-	case VIRTIO_PCI_L_GUEST_FEATURES:
-		virtio_set_guest_features(p->dev, 0, val);
-		break;
-	case VIRTIO_PCI_L_QUEUE_PFN:
-		legacy_pfn_write(p, val);
-		break;
-	case VIRTIO_PCI_L_QUEUE_SEL:
-		p->queue_select = (uint16_t)val;
-		break;
-	case VIRTIO_PCI_L_QUEUE_NOTIFY:
-		return queue_kick(p, val);
-	case VIRTIO_PCI_L_STATUS:
-		write_status(p, val);
-		break;
-	case VIRTIO_PCI_L_CONFIG_VECTOR:
-		p->config_vector = valid_vector(p, val);
-		break;
-	case VIRTIO_PCI_L_QUEUE_VECTOR:
-		if (vq_of(p, p->queue_select))
-			p->queue_vector[p->queue_select] = valid_vector(p, val);
-		break;
-	}
-	return NO_NOTIFY;
-}
-
-static void legacy_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
-{
-	struct virtio_pci *p = opaque;
-
-	pthread_mutex_lock(&p->dev->lock);
-	legacy_read_locked(p, off, data, len);
-	pthread_mutex_unlock(&p->dev->lock);
-}
-
-static void legacy_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
-{
-	struct virtio_pci *p = opaque;
-	uint32_t q;
-
-	pthread_mutex_lock(&p->dev->lock);
-	q = legacy_write_locked(p, off, data, len);
-	pthread_mutex_unlock(&p->dev->lock);
-	kick(p->dev, q);
-}
-
-const struct io_ops virtio_pci_legacy_ops = { .read = legacy_read, .write = legacy_write };
 
 /* ---- config space hooks (host bridge lock held) ---- */
 
