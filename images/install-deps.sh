@@ -11,7 +11,9 @@
 #   unit tests  libcmocka-dev
 #   images      busybox-static cpio lz4 zstd xz-utils gzip binutils (readelf)
 #               e2fsprogs (disk images) file ca-certificates
-#   nested lab  qemu-system-x86 (tests/lab, L1 guest under TCG)
+#   nested lab  qemu-system-x86, qemu-system-arm (qemu-system-aarch64) (tests/lab,
+#               L1 guest under TCG; the arm64 lab also needs the arm64 dpkg
+#               architecture, added for the arm64 packages below)
 #   ACPI        acpica-tools (iasl, acpidump: disassemble our tables in tests)
 #   big-endian  gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x
 #   unit tests  qemu-user-static (tests/cross/run-unit-s390x.sh; adds the
@@ -28,7 +30,7 @@
 set -eu
 
 PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev
-  qemu-system-x86 busybox-static cpio lz4 zstd xz-utils gzip binutils
+  qemu-system-x86 qemu-system-arm busybox-static cpio lz4 zstd xz-utils gzip binutils
   e2fsprogs acpica-tools file ca-certificates
   gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user-static
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64 libcmocka-dev:arm64

@@ -63,4 +63,18 @@ for dir in build-asan build; do
 	echo "=== tests in $dir"
 	ctest --test-dir "$dir" --output-on-failure ${labels:+-L "$labels"} || status=1
 done
+
+# arm64 Linux boots: the arm64 kvmini of build-aarch64 (cross-built above)
+# boots its scenarios in the nested lab's arm64 L1 (tests/lab, ctest label
+# lab.aarch64; qemu-system-aarch64 under TCG), or directly on an arm64 host.
+if [ -z "$labels" ] || [[ "lab" =~ $labels ]]; then
+	if [ -x build-aarch64/kvmini ]; then
+		echo "=== arm64 Linux boots in build-aarch64"
+		# Up to date even when the unit step above was skipped.
+		cmake --build build-aarch64 -j"$jobs" --target kvmini >/dev/null || status=1
+		ctest --test-dir build-aarch64 --output-on-failure -L 'lab\.aarch64' || status=1
+	else
+		echo "tests/run.sh: no arm64 kvmini in build-aarch64: arm64 Linux boots skipped"
+	fi
+fi
 exit $status

@@ -13,6 +13,9 @@
 # The guest gives you a shell; `exit` (or Ctrl-D) powers it off.
 #
 # kvmini: $KVMINI, else build/kvmini in the repository.
+# arm64 guests: KVMINI_GUEST_ARCH=aarch64 (kvmini: $KVMINI, else
+# build-aarch64/kvmini; kernel: the arm64 Image of build-guest.sh --arch
+# aarch64; L1 under qemu-system-aarch64).
 # Where /dev/kvm is hardware-backed, kvmini runs right here. Elsewhere (our
 # kvm_pvm machines, or KVMINI_LAB=1) it boots the nested lab: an L1 Linux under
 # qemu-system-x86_64 (TCG) loads KVM and starts kvmini on its console with the
@@ -22,8 +25,14 @@ set -u
 LAB_PROG=boot.sh
 . "$(dirname "$0")/lab-common.sh"
 
-KVMINI=${KVMINI:-$REPO_DIR/build/kvmini}
+lab_arch "${KVMINI_GUEST_ARCH:-x86_64}"
+if [ "$LAB_ARCH" = aarch64 ]; then
+	KVMINI=${KVMINI:-$REPO_DIR/build-aarch64/kvmini}
+else
+	KVMINI=${KVMINI:-$REPO_DIR/build/kvmini}
+fi
 [ -x "$KVMINI" ] || lab_die "no kvmini at '$KVMINI' (build it, or set KVMINI=path)"
+lab_check_kvmini "$KVMINI"
 lab_images
 lab_mode
 
@@ -32,7 +41,7 @@ USER_ARGS=("$@")
 
 if [ "$LAB_MODE" = direct ]; then
 	args=(run)
-	have --kernel || args+=(--kernel "$IMG/bzImage")
+	have --kernel || args+=(--kernel "$IMG/${LAB_KERNELS[0]}")
 	have --initrd || args+=(--initrd "$IMG/guest-initrd.cpio.gz")
 	have --cmdline || args+=(--cmdline "console=ttyS0 quiet panic=-1")
 	echo "boot.sh: $LAB_MODE_WHY: running kvmini directly" >&2
@@ -41,7 +50,7 @@ fi
 
 # Lab: rewrite host files named by options to their copies in L1's /lab/extra.
 args=(run)
-have --kernel || args+=(--kernel /lab/images/bzImage)
+have --kernel || args+=(--kernel "/lab/images/${LAB_KERNELS[0]}")
 have --initrd || args+=(--initrd /lab/images/guest-initrd.cpio.gz)
 have --cmdline || args+=(--cmdline "console=ttyS0 quiet panic=-1")
 extra=()
@@ -62,7 +71,7 @@ done
 
 cat >&2 <<EOF
 boot.sh: booting inside the nested lab, because $LAB_MODE_WHY.
-boot.sh: qemu-system-x86_64 (TCG) boots an L1 Debian kernel that loads kvm-amd
+boot.sh: ${LAB_QEMU[0]} (TCG) boots an L1 Debian kernel with KVM
 boot.sh: and runs on its console:  kvmini ${args[*]}
 boot.sh: L1 takes a few seconds, the L2 guest about as long again. Exit the guest
 boot.sh: shell to power off L2 and L1; Ctrl-A x quits qemu at once.
@@ -73,4 +82,4 @@ LAB_EXTRA=("${extra[@]}")
 lab_initramfs "$initramfs" "$KVMINI" "" "LAB_MODE=interactive
 LAB_ARGS=\"$(lab_quote "${args[@]}" | sed 's/["\\$`]/\\&/g')\""
 "${LAB_QEMU[@]}" -chardev stdio,id=con,mux=on,signal=off -serial chardev:con -mon chardev=con \
-	-kernel "$IMG/bzImage" -initrd "$initramfs" -append "$LAB_APPEND"
+	-kernel "$IMG/${LAB_KERNELS[0]}" -initrd "$initramfs" -append "$LAB_APPEND"

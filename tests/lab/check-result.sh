@@ -7,7 +7,7 @@ if grep -q "^LAB-RESULT $name PASS " "$results" 2>/dev/null; then
 	exit 0
 fi
 if [ ! -f "$results" ]; then
-	echo "no results file $results (did lab.x86_64.run run?)"
+	echo "no results file $results (did lab.<arch>.run run?)"
 elif grep -q "^LAB-RESULT $name " "$results"; then
 	grep "^LAB-RESULT $name " "$results"
 	# The scenario's own output, from the console log.

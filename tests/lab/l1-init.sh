@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the nested lab's L1 (tests/lab/lab.sh and boot.sh put it there).
-# Loads KVM, then either runs the scenarios (LAB_MODE=run) or starts kvmini on
+# Loads KVM (x86_64: kvm-amd; arm64: built in, only tun is loaded), then either runs the scenarios (LAB_MODE=run) or starts kvmini on
 # the console (LAB_MODE=interactive), and powers L1 off.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -26,8 +26,13 @@ if [ ! -c /dev/kvm ]; then
 fi
 echo "LAB-KVM-UP modules=\"$(lsmod | awk 'NR > 1 { printf "%s ", $1 }')\" uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-export KVMINI=/lab/bin/kvmini BZIMAGE=/lab/images/bzImage VMLINUX=/lab/images/vmlinux
-export INITRD=/lab/images/guest-initrd.cpio.gz LAB_DIRECT=0 LAB_WORK=/work
+export KVMINI=/lab/bin/kvmini INITRD=/lab/images/guest-initrd.cpio.gz
+if [ "${LAB_ARCH:-x86_64}" = aarch64 ]; then
+	export IMAGE=/lab/images/Image
+else
+	export BZIMAGE=/lab/images/bzImage VMLINUX=/lab/images/vmlinux
+fi
+export LAB_DIRECT=0 LAB_WORK=/work LAB_COMMON=/lab/common
 
 if [ "$LAB_MODE" = interactive ]; then
 	eval "set -- $LAB_ARGS"

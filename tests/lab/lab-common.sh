@@ -1,12 +1,17 @@
 # tests/lab/lab-common.sh — shared by lab.sh and boot.sh (bash, sourced).
 #
 # Mode: "direct" runs on the host's /dev/kvm; "lab" boots an L1 Linux under
-# qemu-system-x86_64 (TCG, AMD SVM offered) and runs kvmini inside it.
+# qemu-system-x86_64 (TCG, AMD SVM offered) or qemu-system-aarch64 (TCG, EL2
+# offered) and runs kvmini inside it.
 #   KVMINI_LAB=0 forces direct, KVMINI_LAB=1 forces the lab; otherwise direct
-#   when /dev/kvm exists, the CPU has vmx or svm and /dev/kvm is not kvm_pvm.
+#   when /dev/kvm exists and is hardware-backed for the guest's architecture:
+#   x86_64: the CPU has vmx or svm and /dev/kvm is not kvm_pvm; aarch64: the
+#   host is aarch64.
+# Call lab_arch ARCH (x86_64 when never called) before the others.
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
+. "$REPO_DIR/images/elf-libs.sh"
 KVMINI_CACHE=${KVMINI_CACHE:-$HOME/.cache/kvmini}
 export KVMINI_CACHE
 
@@ -19,6 +24,16 @@ lab_mode() {
 	0) LAB_MODE=direct LAB_MODE_WHY="KVMINI_LAB=0"; return ;;
 	1) LAB_MODE=lab LAB_MODE_WHY="KVMINI_LAB=1"; return ;;
 	esac
+	if [ "$LAB_ARCH" = aarch64 ]; then
+		if [ "$(uname -m)" != aarch64 ]; then
+			LAB_MODE=lab LAB_MODE_WHY="this host is $(uname -m), not aarch64"
+		elif [ ! -c /dev/kvm ]; then
+			LAB_MODE=lab LAB_MODE_WHY="no /dev/kvm on this host"
+		else
+			LAB_MODE=direct LAB_MODE_WHY="/dev/kvm on an aarch64 host"
+		fi
+		return
+	fi
 	if [ ! -c /dev/kvm ]; then
 		LAB_MODE=lab LAB_MODE_WHY="no /dev/kvm on this host"
 	elif [ -d /sys/module/kvm_pvm ]; then
@@ -30,17 +45,55 @@ lab_mode() {
 	fi
 }
 
-# Sets IMG to the x86_64 image directory, building the images if missing.
+# lab_arch ARCH: the guest (and L1) architecture, x86_64 or aarch64. Sets
+# LAB_ARCH, LAB_KERNELS (the kernel files of the image directory: the first
+# is L1's kernel and the L2 default), LAB_QEMU (L1's qemu command, without
+# console and kernel) and LAB_APPEND (L1's command line).
+lab_arch() {
+	case "$1" in
+	x86_64)
+		LAB_ARCH=x86_64
+		LAB_KERNELS=(bzImage vmlinux)
+		# QEMU's TCG offers AMD SVM with nested paging.
+		LAB_QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048
+			-nographic -nodefaults -no-reboot)
+		LAB_APPEND="console=ttyS0 rdinit=/init panic=-1 quiet"
+		;;
+	aarch64|arm64)
+		LAB_ARCH=aarch64
+		LAB_KERNELS=(Image)
+		# virtualization=on: EL2 for L1, which runs KVM in VHE mode (built
+		# into Debian's arm64 kernel); GICv3 for its vGIC.
+		LAB_QEMU=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3
+			-cpu max,pauth-impdef=on -accel tcg,thread=multi -smp 2 -m 2048
+			-nographic -nodefaults -no-reboot)
+		LAB_APPEND="console=ttyAMA0 rdinit=/init panic=-1 quiet"
+		;;
+	*) lab_die "--arch $1: not x86_64 or aarch64" ;;
+	esac
+}
+lab_arch x86_64
+
+# Sets IMG to the image directory of LAB_ARCH, building the images if missing.
 lab_images() {
-	IMG=$KVMINI_CACHE/x86_64
+	IMG=$KVMINI_CACHE/$LAB_ARCH
 	local f
-	for f in bzImage vmlinux guest-initrd.cpio.gz busybox modules/kvm.order; do
+	for f in "${LAB_KERNELS[@]}" guest-initrd.cpio.gz busybox modules/kvm.order; do
 		if [ ! -e "$IMG/$f" ]; then
-			lab_log "guest images missing in $IMG; building them (images/build-guest.sh)"
-			"$REPO_DIR/images/build-guest.sh" || lab_die "images/build-guest.sh failed"
+			lab_log "guest images missing in $IMG; building them (images/build-guest.sh --arch $LAB_ARCH)"
+			"$REPO_DIR/images/build-guest.sh" --arch "$LAB_ARCH" || lab_die "images/build-guest.sh failed"
 			break
 		fi
 	done
+}
+
+# lab_check_kvmini PATH: dies unless PATH is an ELF executable for LAB_ARCH.
+lab_check_kvmini() {
+	local want m
+	case "$LAB_ARCH" in x86_64) want="X86-64" ;; aarch64) want="AArch64" ;; esac
+	m=$(readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p')
+	[ -n "$m" ] || lab_die "kvmini '$1' is not an ELF file"
+	case "$m" in *"$want"*) ;; *) lab_die "kvmini '$1' is built for $m, not $LAB_ARCH" ;; esac
 }
 
 # lab_initramfs OUT KVMINI SCENARIO_DIR CONFIG_TEXT
@@ -53,23 +106,36 @@ lab_initramfs() {
 	r=$(mktemp -d "${TMPDIR:-/tmp}/kvmini-l1.XXXXXX")
 	mkdir -p "$r"/{bin,sbin,proc,sys,dev,tmp,work,lib/modules,lab/bin,lab/images,lab/scenarios}
 	cp "$IMG/busybox" "$r/bin/busybox"
-	for a in $("$IMG/busybox" --list); do
+	# A foreign busybox cannot list its applets here: build-guest.sh did.
+	if [ -f "$IMG/busybox.applets" ]; then a=$(cat "$IMG/busybox.applets"); else a=$("$IMG/busybox" --list); fi
+	for a in $a; do
 		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
 	done
 	while read -r a; do cp "$IMG/modules/$a" "$r/lib/modules/"; done <"$IMG/modules/kvm.order"
 	cp "$IMG/modules/kvm.order" "$r/lib/modules/"
 	cp "$kvmini" "$r/lab/bin/kvmini"
-	# Every shared object ldd names, the dynamic loader included, at its path.
-	if ldd "$kvmini" >/dev/null 2>&1; then
+	if [ "$LAB_ARCH" = aarch64 ] && [ "$(uname -m)" != aarch64 ]; then
+		# A cross-built kvmini: ldd cannot run it. Its interpreter and
+		# DT_NEEDED libraries come from the cross sysroot (or the arm64
+		# multiarch directories) into L1's /lib/aarch64-linux-gnu, which
+		# ld-linux-aarch64.so.1 searches. A static kvmini needs nothing.
+		elf_copy_libs "$r" "$kvmini" lib/aarch64-linux-gnu \
+			/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu ||
+			lab_die "cannot gather kvmini's shared libraries (install libc6-dev-arm64-cross, or link kvmini statically)"
+	elif ldd "$kvmini" >/dev/null 2>&1; then
+		# Every shared object ldd names, the dynamic loader included, at its path.
 		for lib in $(ldd "$kvmini" | grep -o '/[^ ]*'); do
 			mkdir -p "$r$(dirname "$lib")"
 			cp -L "$lib" "$r$lib"
 		done
 	fi
-	cp "$IMG/bzImage" "$IMG/vmlinux" "$IMG/guest-initrd.cpio.gz" "$r/lab/images/"
+	for a in "${LAB_KERNELS[@]}" guest-initrd.cpio.gz; do cp "$IMG/$a" "$r/lab/images/"; done
 	if [ -n "$scen" ]; then
 		cp "$scen"/*.sh "$r/lab/scenarios/" 2>/dev/null || true
 	fi
+	# Helpers shared by every architecture's scenarios (LAB_COMMON).
+	mkdir -p "$r/lab/common"
+	cp "$LAB_DIR"/scenarios/common/*.sh "$r/lab/common/" 2>/dev/null || true
 	# boot.sh: files named on its command line, as /lab/extra/<name>.
 	if [ -n "${LAB_EXTRA+x}" ] && [ ${#LAB_EXTRA[@]} -gt 0 ]; then
 		mkdir -p "$r/lab/extra"
@@ -78,16 +144,11 @@ lab_initramfs() {
 	cp "$LAB_DIR/run-scenarios.sh" "$r/lab/"
 	cp "$LAB_DIR/l1-init.sh" "$r/init"
 	chmod 755 "$r/init"
-	printf '%s\n' "$config" >"$r/lab/config"
+	printf '%s\n' "$config" "LAB_ARCH=$LAB_ARCH" >"$r/lab/config"
 	mknod -m 600 "$r/dev/console" c 5 1 2>/dev/null || true
 	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out"
 	rm -rf "$r"
 }
-
-# The qemu command line for L1 (QEMU's TCG offers AMD SVM with nested paging).
-LAB_QEMU=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048
-	-nographic -nodefaults -no-reboot)
-LAB_APPEND="console=ttyS0 rdinit=/init panic=-1 quiet"
 
 # Quote each argument for the L1 shell (single quotes, ' escaped).
 lab_quote() {

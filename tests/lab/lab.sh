@@ -2,8 +2,12 @@
 # tests/lab/lab.sh — run the Linux boot scenarios against a kvmini binary.
 #
 # Usage:
-#   tests/lab/lab.sh --arch x86_64 --kvmini PATH --results FILE
+#   tests/lab/lab.sh --arch x86_64|aarch64 --kvmini PATH --results FILE
 #                    [--scenarios DIR] [--timeout SECS] [--pass-if-complete]
+#
+#   --arch       the guest architecture (default x86_64); --kvmini must be a
+#                kvmini built for it (aarch64: cross-built with
+#                tests/cross/aarch64.cmake; dynamic or static)
 #
 #   --scenarios  default tests/lab/scenarios/<arch>; every NN-name.sh in it
 #                runs in order (busybox sh in the lab), exit 0 = pass
@@ -15,17 +19,19 @@
 #
 # Two modes (see lab-common.sh; KVMINI_LAB=0/1 forces one):
 #   direct  the host's /dev/kvm is hardware-backed: scenarios run here.
-#   lab     otherwise: an L1 Debian cloud kernel boots under
-#           qemu-system-x86_64 (TCG) with an initramfs holding busybox, the
+#   lab     otherwise: an L1 Debian kernel boots under qemu-system-x86_64 or
+#           qemu-system-aarch64 (TCG) with an initramfs holding busybox, the
 #           kvm modules, kvmini (+ its libraries), the L2 images and the
-#           scenarios; L1 loads kvm-amd and runs them with real KVM.
+#           scenarios; L1 loads kvm-amd (x86_64; arm64's KVM is built in) and
+#           runs them with real KVM.
 # Output: FILE.log has the whole console (L1's in lab mode), FILE the lines
 #   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<s>
 # Exit status: 0 all passed; 1 a scenario failed or the run did not reach
 # LAB-DONE; 2 usage or set-up error.
-# Scenario environment: KVMINI BZIMAGE VMLINUX INITRD (L2 guest initrd),
-#   WORK (scratch dir, tmpfs in the lab), LAB_DIRECT (1 in direct mode).
-# Guest images come from images/build-guest.sh (built on first use).
+# Scenario environment: KVMINI, BZIMAGE VMLINUX (x86_64) or IMAGE (aarch64),
+#   INITRD (L2 guest initrd), WORK (scratch dir, tmpfs in the lab),
+#   LAB_DIRECT (1 in direct mode), LAB_COMMON (tests/lab/scenarios/common).
+# Guest images come from images/build-guest.sh --arch ARCH (built on first use).
 set -u
 LAB_PROG=lab.sh
 . "$(dirname "$0")/lab-common.sh"
@@ -43,9 +49,11 @@ while [ $# -gt 0 ]; do
 	*) lab_die "unknown argument '$1' (try --help)" ;;
 	esac
 done
-[ "$ARCH" = x86_64 ] || lab_die "--arch $ARCH: only x86_64 is supported so far"
+lab_arch "$ARCH"
+ARCH=$LAB_ARCH
 [ -n "$KVMINI" ] || lab_die "--kvmini PATH is required"
 [ -x "$KVMINI" ] || lab_die "--kvmini: '$KVMINI' is not an executable"
+lab_check_kvmini "$KVMINI"
 [ -n "$RESULTS" ] || lab_die "--results FILE is required"
 [[ "$LIMIT" =~ ^[0-9]+$ ]] || lab_die "--timeout: '$LIMIT' is not a number of seconds"
 SCEN=${SCEN:-$LAB_DIR/scenarios/$ARCH}
@@ -67,10 +75,15 @@ t0=$(date +%s)
 if [ "$MODE" = direct ]; then
 	work=$(mktemp -d "${TMPDIR:-/tmp}/kvmini-lab.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
-	KVMINI=$KVMINI BZIMAGE=$IMG/bzImage VMLINUX=$IMG/vmlinux INITRD=$IMG/guest-initrd.cpio.gz \
-		LAB_DIRECT=1 LAB_WORK=$work sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
+	if [ "$ARCH" = aarch64 ]; then
+		kenv=(IMAGE="$IMG/Image")
+	else
+		kenv=(BZIMAGE="$IMG/bzImage" VMLINUX="$IMG/vmlinux")
+	fi
+	env KVMINI="$KVMINI" "${kenv[@]}" INITRD="$IMG/guest-initrd.cpio.gz" LAB_COMMON="$LAB_DIR/scenarios/common" \
+		LAB_DIRECT=1 LAB_WORK="$work" sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
 else
-	command -v qemu-system-x86_64 >/dev/null || lab_die "qemu-system-x86_64 missing; run images/install-deps.sh"
+	command -v "${LAB_QEMU[0]}" >/dev/null || lab_die "${LAB_QEMU[0]} missing; run images/install-deps.sh"
 	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}
 	initramfs=$(mktemp "${TMPDIR:-/tmp}/kvmini-l1.XXXXXX.cpio")
 	trap 'rm -f "$initramfs"' EXIT
@@ -78,7 +91,7 @@ else
 LAB_TIMEOUT=$LIMIT"
 	echo "lab.sh: L1 initramfs $(($(stat -c %s "$initramfs") / 1048576)) MiB, built in $(($(date +%s) - t0))s; booting L1 (limit ${total}s)"
 	timeout -k 10 "$total" "${LAB_QEMU[@]}" -serial stdio \
-		-kernel "$IMG/bzImage" -initrd "$initramfs" -append "$LAB_APPEND" \
+		-kernel "$IMG/${LAB_KERNELS[0]}" -initrd "$initramfs" -append "$LAB_APPEND" \
 		</dev/null 2>&1 | tee "$LOG"
 	qrc=${PIPESTATUS[0]}
 	[ "$qrc" = 124 ] && echo "lab.sh: L1 exceeded its time limit of ${total}s"

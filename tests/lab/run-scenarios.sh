@@ -9,12 +9,13 @@
 # and after the last scenario
 #   LAB-DONE pass=<n> fail=<n>
 # <name> is the file name without the "NN-" prefix and ".sh".
-# Environment passed to scenarios: KVMINI BZIMAGE VMLINUX INITRD LAB_DIRECT,
-# and WORK=$LAB_WORK/<name> (a fresh scratch directory).
+# Environment passed to scenarios: KVMINI BZIMAGE VMLINUX (x86_64) or IMAGE
+# (aarch64), INITRD LAB_DIRECT LAB_COMMON LAB_WORK, and WORK=$LAB_WORK/<name>
+# (a fresh scratch directory).
 dir=$1
 limit=${2:-240}
 : "${LAB_WORK:?LAB_WORK must name a scratch directory}"
-export KVMINI BZIMAGE VMLINUX INITRD LAB_DIRECT
+export KVMINI BZIMAGE VMLINUX IMAGE INITRD LAB_DIRECT LAB_COMMON LAB_WORK
 
 now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

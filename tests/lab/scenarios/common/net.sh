@@ -1,4 +1,4 @@
-# Network scenario helpers (sourced after common.sh).
+# Network scenario helpers (sourced after <arch>/common.sh; KERNEL: the guest kernel).
 #
 # net_roundtrip TAG TAP "NET-OPTIONS" [kvmini args...]
 #   Boots a guest with --net tap=TAP,NET-OPTIONS (kvmini creates the tap).
@@ -34,7 +34,7 @@ net_roundtrip() {
 	cl="$CMDLINE_BASE${GUEST_APPEND:+ $GUEST_APPEND} -- \"$g\""
 	echo "run: kvmini run --net tap=$tap,$nopts $*"
 	t=$(now)
-	KVMINI_STATS=1 "$KVMINI" run --kernel "$BZIMAGE" --initrd "$INITRD" --cmdline "$cl" --memory "$L2_MEMORY" \
+	KVMINI_STATS=1 "$KVMINI" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "$cl" --memory "$L2_MEMORY" \
 		--console "file:$CONSOLE" --net "tap=$tap,$nopts" --disk "$disk,$nopts" \
 		--timeout "$L2_TIMEOUT" "$@" &
 	kpid=$!

@@ -1,0 +1,5 @@
+#!/bin/sh
+# virtio-net and virtio-blk on modern-only PCI: address on the tap's subnet,
+# ping, 3 MiB each way with matching checksums, the file on the disk too.
+. "$(dirname "$0")/common.sh"; . "$LAB_COMMON/net.sh"
+net_roundtrip net-pci-modern ktap0 "transport=pci,legacy=off"
