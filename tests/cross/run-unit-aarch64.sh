@@ -14,6 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 build=${1:-/tmp/kvmini-aarch64}
+mkdir -p "$build" && build=$(cd "$build" && pwd)   # absolute: tests run from their own directory
 sysroot=/usr/aarch64-linux-gnu
 emu=qemu-aarch64-static
 # The sysroot's lib first keeps its ld.so paired with its own libc (see

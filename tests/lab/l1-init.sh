@@ -32,7 +32,7 @@ if [ "${LAB_ARCH:-x86_64}" = aarch64 ]; then
 else
 	export BZIMAGE=/lab/images/bzImage VMLINUX=/lab/images/vmlinux
 fi
-export LAB_DIRECT=0 LAB_WORK=/work LAB_COMMON=/lab/common
+export LAB_DIRECT=0 LAB_WORK=/work LAB_COMMON=/lab/common GUESTS=/lab/guests
 
 if [ "$LAB_MODE" = interactive ]; then
 	eval "set -- $LAB_ARGS"

@@ -133,6 +133,11 @@ lab_initramfs() {
 	if [ -n "$scen" ]; then
 		cp "$scen"/*.sh "$r/lab/scenarios/" 2>/dev/null || true
 	fi
+	# Test guests (e.g. tests/guests/arm64/build.sh output): /lab/guests = $GUESTS.
+	if [ -n "${KVMINI_LAB_GUESTS:-}" ]; then
+		mkdir -p "$r/lab/guests"
+		cp "$KVMINI_LAB_GUESTS"/* "$r/lab/guests/"
+	fi
 	# Helpers shared by every architecture's scenarios (LAB_COMMON).
 	mkdir -p "$r/lab/common"
 	cp "$LAB_DIR"/scenarios/common/*.sh "$r/lab/common/" 2>/dev/null || true

@@ -81,7 +81,7 @@ if [ "$MODE" = direct ]; then
 		kenv=(BZIMAGE="$IMG/bzImage" VMLINUX="$IMG/vmlinux")
 	fi
 	env KVMINI="$KVMINI" "${kenv[@]}" INITRD="$IMG/guest-initrd.cpio.gz" LAB_COMMON="$LAB_DIR/scenarios/common" \
-		LAB_DIRECT=1 LAB_WORK="$work" sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
+		GUESTS="${KVMINI_LAB_GUESTS:-}" LAB_DIRECT=1 LAB_WORK="$work" sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
 else
 	command -v "${LAB_QEMU[0]}" >/dev/null || lab_die "${LAB_QEMU[0]} missing; run images/install-deps.sh"
 	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}

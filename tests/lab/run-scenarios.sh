@@ -15,7 +15,7 @@
 dir=$1
 limit=${2:-240}
 : "${LAB_WORK:?LAB_WORK must name a scratch directory}"
-export KVMINI BZIMAGE VMLINUX IMAGE INITRD LAB_DIRECT LAB_COMMON LAB_WORK
+export KVMINI BZIMAGE VMLINUX IMAGE INITRD LAB_DIRECT LAB_COMMON LAB_WORK GUESTS
 
 now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -27,7 +27,7 @@ net_roundtrip() {
 	g="$g && wget -q -O /tmp/down http://$L1_IP:8080/down.bin && echo DOWN=\$(sha256sum /tmp/down | cut -d' ' -f1)"
 	g="$g && dd if=/tmp/down of=/dev/vda bs=1M conv=fsync 2>/dev/null && echo DISK-WRITTEN"
 	g="$g && mkdir -p /tmp/www && head -c 3145728 /dev/urandom >/tmp/www/up.bin"
-	g="$g && echo UP=\$(sha256sum /tmp/www/up.bin | cut -d' ' -f1) && httpd -p $GUEST_IP:8081 -h /tmp/www"
+	g="$g && httpd -p $GUEST_IP:8081 -h /tmp/www && echo UP=\$(sha256sum /tmp/www/up.bin | cut -d' ' -f1)"
 	g="$g && i=0; while [ \$i -lt 120 ] && ! wget -q -O /dev/null http://$L1_IP:8080/done; do sleep 1; i=\$((i+1)); done"
 	g="$g; grep -E 'virtio|eth' /proc/interrupts; echo FEATURES=\$(cat /sys/bus/virtio/devices/*/features)"
 	g="$g; dmesg | grep -iE 'pci.*(error|fail|fatal|conflict|not reserved|disabled|can.t|invalid)' | grep -v FEATURES= | sed 's/^/PCI-COMPLAINT: /'"
@@ -54,7 +54,13 @@ net_roundtrip() {
 		if [ $i -gt 1200 ] || ! kill -0 $kpid 2>/dev/null; then break; fi
 		sleep 0.1
 	done
-	wget -q -O "$WORK/$ntag-up.bin" "http://$GUEST_IP:8081/up.bin" || echo "L1: download from the guest failed"
+	# UP= comes after the guest's httpd listens; retry anyway, briefly.
+	i=0
+	until wget -q -O "$WORK/$ntag-up.bin" "http://$GUEST_IP:8081/up.bin"; do
+		i=$((i + 1))
+		[ $i -lt 10 ] || { echo "L1: download from the guest failed"; break; }
+		sleep 0.5
+	done
 	touch "$www/done"
 	wait $kpid
 	RC=$?
