@@ -4,7 +4,7 @@
 # guests/common.S): p power off, r/k/c reset, n panic, t triple fault, h hang,
 # e echo input until 'q'.
 set -u
-case_name=$1 KVMINI=$2 PVH=$3 BZ=$4
+case_name=$1 KVMINI=$2 PVH=$3 BZ=$4 VBLK=${5:-}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 out=$T/out err=$T/err con=$T/console
@@ -125,6 +125,26 @@ disks-setup)
 	# (the tiny guest does not drive them; the lab does).
 	truncate -s 8M "$T/a" "$T/b"
 	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,version=1,readonly=on" --disk "$T/a,cache=writeback" ;;
+vblk-mmio-v2|vblk-mmio-v1|vblk-mmio-v2-noioeventfd|vblk-mmio-v1-noioeventfd|vblk-readonly)
+	# The vblk guest drives a real virtio-blk device from inside the VM:
+	# sector 0 holds a marker it must read, sector 1 gets its pattern.
+	ver=2 kind=modern extra= opts=
+	case $case_name in *v1*) ver=1 kind=legacy ;; esac
+	case $case_name in *noioeventfd) extra=--no-ioeventfd ;; esac
+	[ "$case_name" = vblk-readonly ] && opts=,readonly=on
+	head -c 1048576 /dev/zero >"$T/disk"
+	printf 'kvmini-vblk-s0' | dd of="$T/disk" conv=notrunc 2>/dev/null
+	run 0 run --kernel "$VBLK" --disk "$T/disk,transport=mmio,version=$ver$opts" --console "file:$con" $extra
+	if [ "$case_name" = vblk-readonly ]; then
+		has "$con" "VBLK FAIL write"     # the device refused the write (IOERR)
+		[ "$(dd if="$T/disk" bs=512 skip=1 count=1 2>/dev/null | tr -d '\0' | wc -c)" = 0 ] ||
+			fail "a read-only disk was written"
+	else
+		has "$con" "VBLK PASS $kind"
+		want=$(awk 'BEGIN { for (i = 0; i < 512; i++) printf "%02x", (i * 7 + 3) % 256 }')
+		got=$(dd if="$T/disk" bs=512 skip=1 count=1 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+		[ "$got" = "$want" ] || fail "sector 1 of the image does not hold the guest's pattern"
+	fi ;;
 args-no-dev-kvm)
 	# A host without /dev/kvm: hide it in a private mount namespace.
 	if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then echo "SKIP: needs root and unshare"; exit 0; fi
