@@ -25,3 +25,25 @@ size_t iov_copy(const struct iovec *iov, unsigned n, uint64_t pos, void *buf, si
 	}
 	return done;
 }
+
+unsigned iov_slice(struct iovec *out, const struct iovec *iov, unsigned n, uint64_t skip,
+		   uint64_t len)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		uint64_t k = iov[i].iov_len - skip;
+		if (k > len)
+			k = len;
+		out[c].iov_base = (char *)iov[i].iov_base + skip;
+		out[c].iov_len = (size_t)k;
+		c++;
+		len -= k;
+		skip = 0;
+	}
+	return c;
+}

@@ -13,6 +13,12 @@
 size_t iov_copy(const struct iovec *iov, unsigned n, uint64_t pos, void *buf, size_t len,
 		int to_iov);
 
+/* The sub-stream [skip, skip+len) of iov as a new iovec array in out, which
+ * has room for n entries (n >= the entries of iov suffices). Returns the
+ * number of entries written; they cover less than len if iov is shorter. */
+unsigned iov_slice(struct iovec *out, const struct iovec *iov, unsigned n, uint64_t skip,
+		   uint64_t len);
+
 static inline size_t iov_to_buf(const struct iovec *iov, unsigned n, uint64_t pos,
 				void *buf, size_t len)
 {

@@ -97,30 +97,6 @@ static void blk_reset(struct virtio_dev *d)
 
 /* ---- iovec helpers ---- */
 
-/* The sub-stream [skip, skip+len) of iov as a new iovec array in out
- * (at most n entries). Returns the entry count. */
-static int iov_slice(struct iovec *out, const struct iovec *iov, uint32_t n, uint64_t skip,
-		     uint64_t len)
-{
-	int c = 0;
-
-	for (uint32_t i = 0; i < n && len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t k = iov[i].iov_len - skip;
-		if (k > len)
-			k = len;
-		out[c].iov_base = (char *)iov[i].iov_base + skip;
-		out[c].iov_len = (size_t)k;
-		c++;
-		len -= k;
-		skip = 0;
-	}
-	return c;
-}
-
 static uint32_t le32_at(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

@@ -35,30 +35,6 @@ static bool live(const struct virtio_dev *d)
 	return (d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
-/* The sub-stream [skip, skip+len) of iov as a new array in out (room for n
- * entries). Returns the entry count. */
-static unsigned iov_slice(struct iovec *out, const struct iovec *iov, unsigned n, uint64_t skip,
-			  uint64_t len)
-{
-	unsigned c = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		uint64_t k = iov[i].iov_len - skip;
-		if (k > len)
-			k = len;
-		out[c].iov_base = (char *)iov[i].iov_base + skip;
-		out[c].iov_len = (size_t)k;
-		c++;
-		len -= k;
-		skip = 0;
-	}
-	return c;
-}
-
 /* hdr_len, gso_size, csum_start, csum_offset: when the tap's order is not
  * the device's. */
 static void hdr_swap_fields(uint8_t *h)

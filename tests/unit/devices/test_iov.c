@@ -58,12 +58,35 @@ static void scatter(void **state)
 	assert_memory_equal(c, "ZWfg1", 5);
 }
 
+static void slice(void **state)
+{
+	struct iovec out[4];
+
+	(void)state;
+	/* [2, 6): "c" from the first, the empty one skipped, "def" from the third */
+	assert_int_equal(iov_slice(out, iov, 3, 2, 4), 2);
+	assert_ptr_equal(out[0].iov_base, a + 2);
+	assert_int_equal(out[0].iov_len, 1);
+	assert_ptr_equal(out[1].iov_base, c);
+	assert_int_equal(out[1].iov_len, 3);
+	/* starting exactly at a boundary */
+	assert_int_equal(iov_slice(out, iov, 3, 3, 2), 1);
+	assert_ptr_equal(out[0].iov_base, c);
+	assert_int_equal(out[0].iov_len, 2);
+	/* longer than the stream: what there is */
+	assert_int_equal(iov_slice(out, iov, 3, 7, 100), 1);
+	assert_int_equal(out[0].iov_len, 1);
+	assert_int_equal(iov_slice(out, iov, 3, 8, 1), 0);
+	assert_int_equal(iov_slice(out, iov, 3, 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(gather_across_segments, setup),
 		cmocka_unit_test_setup(short_stream, setup),
 		cmocka_unit_test_setup(scatter, setup),
+		cmocka_unit_test_setup(slice, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
