@@ -85,21 +85,68 @@ if [ "$MODE" = direct ]; then
 else
 	command -v "${LAB_QEMU[0]}" >/dev/null || lab_die "${LAB_QEMU[0]} missing; run images/install-deps.sh"
 	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}
+	# A scenario is killed after $LIMIT s, so an L1 silent for longer than
+	# that has hung (QEMU's emulated SVM/EL2 occasionally does, more so on
+	# an overloaded host): kill it and boot a fresh L1 for what is left.
+	stall=${KVMINI_LAB_STALL_TIMEOUT:-$((LIMIT + 60))}
 	initramfs=$(mktemp "${TMPDIR:-/tmp}/kvmini-l1.XXXXXX.cpio")
-	trap 'rm -f "$initramfs"' EXIT
-	lab_initramfs "$initramfs" "$KVMINI" "$SCEN" "LAB_MODE=run
+	rest=$(mktemp -d "${TMPDIR:-/tmp}/kvmini-rest.XXXXXX")
+	trap 'rm -rf "$initramfs" "$rest"' EXIT
+	: >"$LOG"
+
+	# run_l1 SCENARIO-DIR ATTEMPT-LOG: one L1 boot running those scenarios.
+	run_l1() {
+		local dir=$1 alog=$2 qpid last size quiet=0
+		lab_initramfs "$initramfs" "$KVMINI" "$dir" "LAB_MODE=run
 LAB_TIMEOUT=$LIMIT"
-	echo "lab.sh: L1 initramfs $(($(stat -c %s "$initramfs") / 1048576)) MiB, built in $(($(date +%s) - t0))s; booting L1 (limit ${total}s)"
-	timeout -k 10 "$total" "${LAB_QEMU[@]}" -serial stdio \
-		-kernel "$IMG/${LAB_KERNELS[0]}" -initrd "$initramfs" -append "$LAB_APPEND" \
-		</dev/null 2>&1 | tee "$LOG"
-	qrc=${PIPESTATUS[0]}
-	[ "$qrc" = 124 ] && echo "lab.sh: L1 exceeded its time limit of ${total}s"
+		echo "lab.sh: L1 initramfs $(($(stat -c %s "$initramfs") / 1048576)) MiB; booting L1 (limit ${total}s, stall ${stall}s)"
+		timeout -k 10 "$total" "${LAB_QEMU[@]}" -serial stdio \
+			-kernel "$IMG/${LAB_KERNELS[0]}" -initrd "$initramfs" -append "$LAB_APPEND" \
+			</dev/null >"$alog" 2>&1 &
+		qpid=$!
+		last=0
+		while kill -0 $qpid 2>/dev/null; do
+			sleep 5
+			size=$(stat -c %s "$alog" 2>/dev/null || echo 0)
+			if [ "$size" != "$last" ]; then
+				last=$size quiet=0
+			else
+				quiet=$((quiet + 5))
+				if [ $quiet -ge "$stall" ]; then
+					echo "lab.sh: L1 silent for ${quiet}s: killing it"
+					pkill -P $qpid 2>/dev/null
+					kill $qpid 2>/dev/null
+					break
+				fi
+			fi
+		done
+		wait $qpid
+		local qrc=$?
+		[ "$qrc" = 124 ] && echo "lab.sh: L1 exceeded its time limit of ${total}s"
+		cat "$alog" >>"$LOG"
+		tr -d '\r' <"$alog" | grep -q 'LAB-DONE'
+	}
+
+	if ! run_l1 "$SCEN" "$rest/attempt1.log"; then
+		# Once more, on a fresh L1, for the scenarios without a result.
+		cp "$SCEN"/*.sh "$rest/" 2>/dev/null
+		rm -f "$rest"/[0-9]*.sh
+		left=0
+		for f in "$SCEN"/[0-9]*.sh; do
+			name=$(basename "$f" .sh | sed 's/^[0-9]*-//')
+			if ! tr -d '\r' <"$LOG" | grep -q "LAB-RESULT $name "; then
+				cp "$f" "$rest/"
+				left=$((left + 1))
+			fi
+		done
+		echo "lab.sh: L1 did not finish: a fresh L1 for the $left scenario(s) without a result"
+		run_l1 "$rest" "$rest/attempt2.log" || true
+	fi
 fi
 
 tr -d '\r' <"$LOG" | grep -o 'LAB-RESULT .*' >"$RESULTS"
 secs=$(($(date +%s) - t0))
-if ! tr -d '\r' <"$LOG" | grep -q 'LAB-DONE'; then
+if ! tr -d '\r' <"$LOG" | grep -q 'LAB-DONE' || [ "$(wc -l <"$RESULTS")" -lt "$nscen" ]; then
 	echo "lab.sh: FAIL: the run did not reach LAB-DONE (${secs}s; see $LOG)"
 	exit 1
 fi
