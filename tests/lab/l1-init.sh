@@ -3,9 +3,13 @@
 # Loads KVM (x86_64: kvm-amd; arm64: built in, only tun is loaded), then either runs the scenarios (LAB_MODE=run) or starts kvmini on
 # the console (LAB_MODE=interactive), and powers L1 off.
 export PATH=/bin:/sbin
+# Host programs some runs need beyond busybox (lab-common.sh LAB_HOST_TOOLS).
+[ -d /lab/hostbin ] && PATH=/lab/hostbin:$PATH
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts 2>/dev/null   # ptys, for script(1)
 mkdir -p /work
 mount -t tmpfs -o size=1024m work /work
 . /lab/config

@@ -18,28 +18,44 @@ export KVMINI_CACHE
 lab_die() { echo "${LAB_PROG:-lab}: error: $*" >&2; exit 2; }
 lab_log() { echo "${LAB_PROG:-lab}: $*" >&2; }
 
-# Sets LAB_MODE to "direct" or "lab" and LAB_MODE_WHY to the reason.
+# lab_mode [linux|tiny]: where kvmini runs. The one place this is decided;
+# tests/lab/test-mode.sh checks every branch. Sets LAB_MODE to "direct" or
+# "lab" and LAB_MODE_WHY to the reason.
+#   linux (default): Linux guests. Direct only where KVM is hardware-backed
+#     for LAB_ARCH: x86_64 needs /dev/kvm, vmx or svm in /proc/cpuinfo, and
+#     not kvm_pvm (a software hypervisor on which Linux takes minutes to
+#     print its first line); aarch64 needs an aarch64 host with /dev/kvm.
+#   tiny: the freestanding test guests of tests/kvm, a few thousand
+#     instructions each. Direct wherever /dev/kvm is usable (kvm_pvm
+#     included) on a host of LAB_ARCH.
+#   KVMINI_LAB=0 forces direct, KVMINI_LAB=1 the lab, for either.
+# LAB_HOST_ROOT (default empty) prefixes /dev/kvm, /sys/module and
+# /proc/cpuinfo, and LAB_HOST_MACHINE replaces `uname -m`: for the tests.
 lab_mode() {
+	local need=${1:-linux} root=${LAB_HOST_ROOT:-} machine=${LAB_HOST_MACHINE:-$(uname -m)}
+	local kvm=$root/dev/kvm
 	case "${KVMINI_LAB:-}" in
 	0) LAB_MODE=direct LAB_MODE_WHY="KVMINI_LAB=0"; return ;;
 	1) LAB_MODE=lab LAB_MODE_WHY="KVMINI_LAB=1"; return ;;
+	"") ;;
+	*) lab_die "KVMINI_LAB='$KVMINI_LAB': use 0 (direct) or 1 (nested lab)" ;;
 	esac
-	if [ "$LAB_ARCH" = aarch64 ]; then
-		if [ "$(uname -m)" != aarch64 ]; then
-			LAB_MODE=lab LAB_MODE_WHY="this host is $(uname -m), not aarch64"
-		elif [ ! -c /dev/kvm ]; then
-			LAB_MODE=lab LAB_MODE_WHY="no /dev/kvm on this host"
-		else
-			LAB_MODE=direct LAB_MODE_WHY="/dev/kvm on an aarch64 host"
-		fi
-		return
-	fi
-	if [ ! -c /dev/kvm ]; then
-		LAB_MODE=lab LAB_MODE_WHY="no /dev/kvm on this host"
-	elif [ -d /sys/module/kvm_pvm ]; then
-		LAB_MODE=lab LAB_MODE_WHY="/dev/kvm here is kvm_pvm, a software hypervisor that runs a Linux guest far too slowly"
-	elif ! grep -Eqw 'vmx|svm' /proc/cpuinfo; then
-		LAB_MODE=lab LAB_MODE_WHY="the CPU offers no vmx/svm, so /dev/kvm is not hardware-backed"
+	LAB_MODE=lab
+	if [ "$machine" != "$LAB_ARCH" ]; then
+		LAB_MODE_WHY="this host is $machine, not $LAB_ARCH"
+	elif [ ! -c "$kvm" ]; then
+		LAB_MODE_WHY="no /dev/kvm on this host"
+	elif [ ! -r "$kvm" ] || [ ! -w "$kvm" ]; then
+		LAB_MODE_WHY="/dev/kvm is not readable and writable by this user"
+	elif [ "$need" = tiny ]; then
+		LAB_MODE=direct LAB_MODE_WHY="/dev/kvm is usable here"
+		[ -d "$root/sys/module/kvm_pvm" ] && LAB_MODE_WHY="$LAB_MODE_WHY (kvm_pvm: slow, but fine for tiny guests)"
+	elif [ "$LAB_ARCH" = aarch64 ]; then
+		LAB_MODE=direct LAB_MODE_WHY="/dev/kvm on an aarch64 host"
+	elif [ -d "$root/sys/module/kvm_pvm" ]; then
+		LAB_MODE_WHY="/dev/kvm here is kvm_pvm, a software hypervisor that runs a Linux guest far too slowly"
+	elif ! grep -Eqw 'vmx|svm' "$root/proc/cpuinfo" 2>/dev/null; then
+		LAB_MODE_WHY="the CPU offers no vmx/svm, so /dev/kvm is not hardware-backed"
 	else
 		LAB_MODE=direct LAB_MODE_WHY="/dev/kvm is hardware-backed"
 	fi
@@ -127,6 +143,20 @@ lab_initramfs() {
 		for lib in $(ldd "$kvmini" | grep -o '/[^ ]*'); do
 			mkdir -p "$r$(dirname "$lib")"
 			cp -L "$lib" "$r$lib"
+		done
+	fi
+	# Host programs a run needs beyond busybox (LAB_HOST_TOOLS, e.g. bash,
+	# script, setpriv), with their libraries, into /lab/hostbin. Only for an
+	# L1 of the host's own architecture.
+	if [ -n "${LAB_HOST_TOOLS:-}" ]; then
+		mkdir -p "$r/lab/hostbin"
+		for a in $LAB_HOST_TOOLS; do
+			lib=$(command -v "$a") || lab_die "LAB_HOST_TOOLS: '$a' not found on this host"
+			cp -L "$lib" "$r/lab/hostbin/$a"
+			for lib in $(ldd "$lib" 2>/dev/null | grep -o '/[^ ]*'); do
+				mkdir -p "$r$(dirname "$lib")"
+				[ -e "$r$lib" ] || cp -L "$lib" "$r$lib"
+			done
 		done
 	fi
 	for a in "${LAB_KERNELS[@]}" guest-initrd.cpio.gz; do cp "$IMG/$a" "$r/lab/images/"; done

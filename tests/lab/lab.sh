@@ -4,6 +4,7 @@
 # Usage:
 #   tests/lab/lab.sh --arch x86_64|aarch64 --kvmini PATH --results FILE
 #                    [--scenarios DIR] [--timeout SECS] [--pass-if-complete]
+#                    [--need linux|tiny]
 #
 #   --arch       the guest architecture (default x86_64); --kvmini must be a
 #                kvmini built for it (aarch64: cross-built with
@@ -13,6 +14,9 @@
 #                runs in order (busybox sh in the lab), exit 0 = pass
 #   --timeout    time limit per scenario (default 240); the whole L1 run is
 #                limited to KVMINI_LAB_TOTAL_TIMEOUT (default 1400) seconds
+#   --need       what the scenarios boot (lab-common.sh lab_mode): linux
+#                (default) runs them directly only on hardware KVM; tiny
+#                (tests/kvm's freestanding guests) wherever /dev/kvm works
 #   --pass-if-complete  exit 0 once the run reached LAB-DONE even if scenarios
 #                failed (for ctest: a failed fixture setup would stop the
 #                per-scenario tests, which report the failures instead)
@@ -25,7 +29,7 @@
 #           scenarios; L1 loads kvm-amd (x86_64; arm64's KVM is built in) and
 #           runs them with real KVM.
 # Output: FILE.log has the whole console (L1's in lab mode), FILE the lines
-#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<s>
+#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<s> where=direct|lab
 # Exit status: 0 all passed; 1 a scenario failed or the run did not reach
 # LAB-DONE; 2 usage or set-up error.
 # Scenario environment: KVMINI, BZIMAGE VMLINUX (x86_64) or IMAGE (aarch64),
@@ -36,7 +40,7 @@ set -u
 LAB_PROG=lab.sh
 . "$(dirname "$0")/lab-common.sh"
 
-ARCH=x86_64 KVMINI="" RESULTS="" SCEN="" LIMIT=240 COMPLETE_OK=0
+ARCH=x86_64 KVMINI="" RESULTS="" SCEN="" LIMIT=240 COMPLETE_OK=0 NEED=linux
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--arch) ARCH=${2:?}; shift 2 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--scenarios) SCEN=${2:?}; shift 2 ;;
 	--timeout) LIMIT=${2:?}; shift 2 ;;
 	--pass-if-complete) COMPLETE_OK=1; shift ;;
+	--need) NEED=${2:?}; shift 2 ;;
 	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) lab_die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -55,6 +60,7 @@ ARCH=$LAB_ARCH
 [ -x "$KVMINI" ] || lab_die "--kvmini: '$KVMINI' is not an executable"
 lab_check_kvmini "$KVMINI"
 [ -n "$RESULTS" ] || lab_die "--results FILE is required"
+case "$NEED" in linux|tiny) ;; *) lab_die "--need: '$NEED' is not linux or tiny" ;; esac
 [[ "$LIMIT" =~ ^[0-9]+$ ]] || lab_die "--timeout: '$LIMIT' is not a number of seconds"
 SCEN=${SCEN:-$LAB_DIR/scenarios/$ARCH}
 [ -d "$SCEN" ] || lab_die "--scenarios: '$SCEN' is not a directory"
@@ -66,7 +72,7 @@ LOG=$RESULTS.log
 : >"$RESULTS"
 
 lab_images
-lab_mode
+lab_mode "$NEED"
 MODE=$LAB_MODE
 nscen=$(ls "$SCEN"/[0-9]*.sh 2>/dev/null | wc -l)
 echo "lab.sh: mode: $MODE ($LAB_MODE_WHY); $nscen scenario(s) from $SCEN; limit ${LIMIT}s each"

@@ -5,7 +5,7 @@
 # (dash/bash), so it sticks to POSIX sh plus setsid. Each scenario runs in a
 # session of its own with stdin from /dev/null and a time limit of LIMIT
 # seconds; its output is printed with a "  [name] " prefix, then one line
-#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<seconds>
+#   LAB-RESULT <name> PASS|FAIL rc=<rc> secs=<seconds> where=direct|lab
 # and after the last scenario
 #   LAB-DONE pass=<n> fail=<n>
 # <name> is the file name without the "NN-" prefix and ".sh".
@@ -20,6 +20,8 @@ export KVMINI BZIMAGE VMLINUX IMAGE INITRD LAB_DIRECT LAB_COMMON LAB_WORK GUESTS
 now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
+where=lab
+[ "${LAB_DIRECT:-0}" = 1 ] && where=direct
 pass=0
 fail=0
 for s in "$dir"/[0-9]*.sh; do
@@ -68,6 +70,6 @@ for s in "$dir"/[0-9]*.sh; do
 		res=FAIL
 	fi
 	if [ $res = PASS ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
-	echo "LAB-RESULT $name $res rc=$rc secs=$secs"
+	echo "LAB-RESULT $name $res rc=$rc secs=$secs where=$where"
 done
 echo "LAB-DONE pass=$pass fail=$fail"
