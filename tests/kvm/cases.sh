@@ -96,6 +96,17 @@ vblk-mmio-v2|vblk-mmio-v1|vblk-mmio-v2-noioeventfd|vblk-mmio-v1-noioeventfd|vblk
 		got=$(dd if="$T/disk" bs=512 skip=1 count=1 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
 		[ "$got" = "$want" ] || fail "sector 1 of the image does not hold the guest's pattern"
 	fi ;;
+direct-path)
+	# The direct code path, on a host whose /dev/kvm works: in the lab that
+	# is L1 itself, so this proves there what a user's hardware host does.
+	# run-cases.sh must pick direct mode by itself (KVMINI_LAB unset) and
+	# run two cases there.
+	g=$(dirname "$PVH")
+	mkdir -p "$T/s" && tar xf "$g/scripts.tar" -C "$T/s" || fail "no scripts.tar beside the guests"
+	env -u KVMINI_LAB bash "$T/s/tests/kvm/run-cases.sh" --kvmini "$KVMINI" --guests "$g" \
+		--results "$T/res" --only pvh-poweroff,vblk-mmio-v2 >"$out" 2>&1 || fail "run-cases.sh failed"
+	has "$out" "mode: direct"
+	[ "$(grep -c ' PASS .*where=direct$' "$T/res")" = 2 ] || fail "not 2 direct passes: $(cat "$T/res")" ;;
 *) echo "unknown case $case_name"; exit 1 ;;
 esac
 echo "PASS [$case_name]"

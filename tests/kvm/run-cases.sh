@@ -40,6 +40,9 @@ mkdir -p "$stage/guests" "$stage/scenarios"
 cp "$GUESTS"/guest-pvh.elf "$GUESTS"/guest-bzimage "$GUESTS"/guest-vblk \
 	"$here/cases.sh" "$here/lib.sh" "$stage/guests/" || exit 2
 for so in "$GUESTS"/*.so; do [ -e "$so" ] && cp "$so" "$stage/guests/"; done
+# The scripts themselves, for the direct-path case: inside L1, which has a
+# real /dev/kvm, it runs this script again and must find direct mode.
+(cd "$here/../.." && tar cf "$stage/guests/scripts.tar" tests/kvm/*.sh tests/lab/*.sh images/elf-libs.sh) || exit 2
 
 # One scenario per case, in the order cases.sh lists them.
 n=0
@@ -55,8 +58,9 @@ EOS
 done
 [ $n -gt 0 ] || { echo "run-cases.sh: no case matches '$ONLY'" >&2; exit 2; }
 
-# bash runs the cases; script(1) gives console-tty its pty (busybox's lacks -e).
-export KVMINI_LAB_GUESTS=$stage/guests LAB_HOST_TOOLS="bash script"
+# bash runs the cases; script(1) gives console-tty its pty (busybox's lacks
+# -e); readelf is for lab.sh in the direct-path case.
+export KVMINI_LAB_GUESTS=$stage/guests LAB_HOST_TOOLS="bash script readelf"
 # Every case takes a few seconds at most, so 30 s is a hung case (killed,
 # FAIL) and an L1 silent for 45 s has hung: QEMU's emulated SVM does that
 # now and then (seen once in six runs of reboot-restart, which builds and

@@ -71,9 +71,14 @@ RESULTS=$(realpath "$RESULTS")
 LOG=$RESULTS.log
 : >"$RESULTS"
 
-lab_images
 lab_mode "$NEED"
 MODE=$LAB_MODE
+# Tiny guests run directly need no Linux images; everything else does.
+if [ "$MODE" = lab ] || [ "$NEED" = linux ]; then
+	lab_images
+else
+	IMG=$KVMINI_CACHE/$LAB_ARCH
+fi
 nscen=$(ls "$SCEN"/[0-9]*.sh 2>/dev/null | wc -l)
 echo "lab.sh: mode: $MODE ($LAB_MODE_WHY); $nscen scenario(s) from $SCEN; limit ${LIMIT}s each"
 t0=$(date +%s)
