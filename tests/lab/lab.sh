@@ -95,6 +95,10 @@ if [ "$MODE" = direct ]; then
 		GUESTS="${KVMINI_LAB_GUESTS:-}" LAB_DIRECT=1 LAB_WORK="$work" sh "$LAB_DIR/run-scenarios.sh" "$SCEN" "$LIMIT" 2>&1 | tee "$LOG"
 else
 	command -v "${LAB_QEMU[0]}" >/dev/null || lab_die "${LAB_QEMU[0]} missing; run images/install-deps.sh"
+	# One emulator at a time on a 2-core machine: lab runs and benchmarks
+	# queue on this lock (held until this script and its children end).
+	exec 9>"${KVMINI_LAB_LOCK:-/tmp/kvmini-lab.lock}"
+	flock 9 || lab_die "cannot lock ${KVMINI_LAB_LOCK:-/tmp/kvmini-lab.lock}"
 	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}
 	# A scenario is killed after $LIMIT s, so an L1 silent for longer than
 	# that has hung (QEMU's emulated SVM/EL2 occasionally does, more so on
