@@ -117,9 +117,9 @@ found:
 	return 0;
 }
 
-int arm64_boot_load(struct guest_mem *gm, uint64_t ram_base, uint64_t ram_size,
-		    const uint8_t *kernel, size_t ksize, const uint8_t *initrd, size_t isize,
-		    const char *cmdline, struct arm64_boot_result *r, char *err, size_t errlen)
+int arm64_boot_plan(uint64_t ram_base, uint64_t ram_size, const uint8_t *kernel, size_t ksize,
+		    size_t isize, const char *cmdline, struct arm64_boot_result *r,
+		    char *err, size_t errlen)
 {
 	struct arm64_image_info ii;
 	int ret;
@@ -132,9 +132,19 @@ int arm64_boot_load(struct guest_mem *gm, uint64_t ram_base, uint64_t ram_size,
 			 clen - 1, ARM64_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
+	return arm64_boot_place(&ii, ram_base, ram_size, isize, r, err, errlen);
+}
+
+int arm64_boot_load(struct guest_mem *gm, uint64_t ram_base, uint64_t ram_size,
+		    const uint8_t *kernel, size_t ksize, const uint8_t *initrd, size_t isize,
+		    const char *cmdline, struct arm64_boot_result *r, char *err, size_t errlen)
+{
+	int ret;
+
 	if (!initrd)
 		isize = 0;
-	if ((ret = arm64_boot_place(&ii, ram_base, ram_size, isize, r, err, errlen)))
+	if ((ret = arm64_boot_plan(ram_base, ram_size, kernel, ksize, isize, cmdline, r,
+				   err, errlen)))
 		return ret;
 	if (gm_write(gm, r->kernel_addr, kernel, ksize)) {
 		snprintf(err, errlen, "--kernel: cannot copy the Image to 0x%llx",

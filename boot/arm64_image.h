@@ -51,10 +51,18 @@ struct arm64_boot_result {
 int arm64_boot_place(const struct arm64_image_info *ii, uint64_t ram_base, uint64_t ram_size,
 		     uint64_t initrd_size, struct arm64_boot_result *r, char *err, size_t errlen);
 
-/* Parses the Image, places it and the initrd (may be NULL), copies both into
- * guest RAM and checks the command line's length. The caller writes the
- * device tree at r->dtb_addr. Errors name the option (--kernel, --initrd,
- * --memory, --cmdline). */
+/* Everything arm64_boot_load decides, without guest memory, so a bad
+ * Image, an initrd that does not fit or an over-long command line is named
+ * before a VM exists: parses the Image, checks the command line's length and
+ * places kernel, an initrd of isize bytes (0: none) and the DTB. Errors name
+ * the option (--kernel, --memory, --cmdline). */
+int arm64_boot_plan(uint64_t ram_base, uint64_t ram_size, const uint8_t *kernel, size_t ksize,
+		    size_t isize, const char *cmdline, struct arm64_boot_result *r,
+		    char *err, size_t errlen);
+
+/* arm64_boot_plan, then copies the Image and the initrd (may be NULL) into
+ * guest RAM. The caller writes the device tree at r->dtb_addr. Errors name
+ * the option (--kernel, --initrd, --memory, --cmdline). */
 int arm64_boot_load(struct guest_mem *gm, uint64_t ram_base, uint64_t ram_size,
 		    const uint8_t *kernel, size_t ksize, const uint8_t *initrd, size_t isize,
 		    const char *cmdline, struct arm64_boot_result *r, char *err, size_t errlen);

@@ -70,10 +70,22 @@ struct x86_boot_result {
 	uint64_t arg;             /* rsi (64-bit: boot_params) or rbx (PVH: start info) */
 	uint64_t initrd_addr, initrd_size;
 	uint64_t kernel_end;
+	struct bzimage_info bz;   /* the parsed setup header (X86_ENTRY_64 only) */
 };
 
-/* Loads kernel (bzImage or PVH ELF), initrd (may be NULL) and cmdline per
- * the layout, and fills the zero page or the PVH start info. */
+/* Everything x86_boot_load decides, without guest memory, so a bad kernel,
+ * an initrd that does not fit or an over-long command line is named before a
+ * VM exists: parses the kernel (bzImage or PVH ELF), places it and an initrd
+ * of isize bytes (0: none) below L->lowmem_end, checks cmdline against the
+ * kernel's and the layout's limit, and fills r. Reads only lowmem_end,
+ * kernel_addr, zero_page, pvh_info and cmdline_max of L. 0, or -errno with a
+ * message naming the option (--kernel, --memory, --cmdline). */
+int x86_boot_plan(const struct x86_boot_layout *L, const uint8_t *kernel, size_t ksize,
+		  size_t isize, const char *cmdline, struct x86_boot_result *r,
+		  char *err, size_t errlen);
+
+/* x86_boot_plan, then the copying: kernel, initrd (may be NULL) and cmdline
+ * per the layout, and the zero page or the PVH start info. */
 int x86_boot_load(struct guest_mem *gm, const struct x86_boot_layout *L,
 		  const uint8_t *kernel, size_t ksize,
 		  const uint8_t *initrd, size_t isize, const char *cmdline,

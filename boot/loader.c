@@ -69,7 +69,7 @@ static int too_small(char *err, size_t errlen, uint64_t need)
 {
 	snprintf(err, errlen,
 		 "--memory: too small for this kernel and initrd (they need at least %llu MiB)",
-		 (unsigned long long)((need + (1 << 20) - 1) >> 20));
+		 (unsigned long long)((need >> 20) + ((need & 0xFFFFF) != 0)));
 	return -ENOMEM;
 }
 
@@ -144,27 +144,27 @@ static uint64_t bzimage_footprint_end(const struct bzimage_info *bi, uint64_t lo
 	return run + bi->init_size;
 }
 
-/* Puts the kernel in place; says how far it reaches and where initrd may go. */
-static int load_kernel(struct guest_mem *gm, const struct x86_boot_layout *L,
-		       const uint8_t *k, size_t ksize, struct bzimage_info *bi,
-		       struct x86_boot_result *r, uint64_t *initrd_limit,
-		       uint64_t *cmdline_max, char *err, size_t errlen)
+/* Decides where the kernel runs and how far it reaches, where an initrd
+ * may go, and how long a command line it takes. */
+static int plan_kernel(const struct x86_boot_layout *L, const uint8_t *k, size_t ksize,
+		       struct x86_boot_result *r, uint64_t *initrd_limit, uint64_t *cmdline_max,
+		       char *err, size_t errlen)
 {
 	int ret;
 
 	switch (boot_detect(k, ksize)) {
 	case KERNEL_BZIMAGE:
-		if ((ret = bzimage_parse(k, ksize, bi, err, errlen)))
+		if ((ret = bzimage_parse(k, ksize, &r->bz, err, errlen)))
 			return ret;
 		r->mode = X86_ENTRY_64;
 		r->entry = L->kernel_addr + 0x200;   /* 64-bit entry: startup_64 */
-		r->kernel_end = bzimage_footprint_end(bi, L->kernel_addr);
+		r->arg = L->zero_page;
+		r->kernel_end = bzimage_footprint_end(&r->bz, L->kernel_addr);
 		if (r->kernel_end > L->lowmem_end)
 			return too_small(err, errlen, r->kernel_end);
-		memcpy(gm_ptr(gm, L->kernel_addr, bi->pm_size), k + bi->setup_size, bi->pm_size);
-		*initrd_limit = (uint64_t)bi->initrd_addr_max + 1;
-		if (bi->cmdline_size + 1ULL < *cmdline_max)
-			*cmdline_max = bi->cmdline_size + 1ULL;
+		*initrd_limit = (uint64_t)r->bz.initrd_addr_max + 1;
+		if (r->bz.cmdline_size + 1ULL < *cmdline_max)
+			*cmdline_max = r->bz.cmdline_size + 1ULL;
 		return 0;
 	case KERNEL_ELF: {
 		struct elf_pvh_info ei;
@@ -177,10 +177,9 @@ static int load_kernel(struct guest_mem *gm, const struct x86_boot_layout *L,
 		}
 		if (ei.highest > L->lowmem_end)
 			return too_small(err, errlen, ei.highest);
-		if ((ret = elf_pvh_load(k, ksize, gm, err, errlen)))
-			return ret;
 		r->mode = X86_ENTRY_PVH32;
 		r->entry = ei.entry;
+		r->arg = L->pvh_info;
 		r->kernel_end = ei.highest;
 		*initrd_limit = L->lowmem_end;
 		return 0;
@@ -191,35 +190,40 @@ static int load_kernel(struct guest_mem *gm, const struct x86_boot_layout *L,
 	}
 }
 
-int x86_boot_load(struct guest_mem *gm, const struct x86_boot_layout *L,
-		  const uint8_t *kernel, size_t ksize,
-		  const uint8_t *initrd, size_t isize, const char *cmdline,
-		  struct x86_boot_result *r, char *err, size_t errlen)
+/* Every loader message names the option it is about; the parsers' own
+ * messages are about the kernel file. */
+static void name_kernel(char *err, size_t errlen)
 {
-	struct bzimage_info bi;
+	if (strncmp(err, "--", 2)) {
+		char why[BOOT_ERR_MAX];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "--kernel: %s", why);
+	}
+}
+
+int x86_boot_plan(const struct x86_boot_layout *L, const uint8_t *kernel, size_t ksize,
+		  size_t isize, const char *cmdline, struct x86_boot_result *r,
+		  char *err, size_t errlen)
+{
 	uint64_t initrd_limit, cmdline_max = L->cmdline_max;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = load_kernel(gm, L, kernel, ksize, &bi, r, &initrd_limit, &cmdline_max, err, errlen);
+	ret = plan_kernel(L, kernel, ksize, r, &initrd_limit, &cmdline_max, err, errlen);
 	if (ret) {
-		/* Every loader message names the option it is about. */
-		if (strncmp(err, "--", 2)) {
-			char why[BOOT_ERR_MAX];
-			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen, "--kernel: %s", why);
-		}
+		name_kernel(err, errlen);
 		return ret;
 	}
 	if (initrd_limit > L->lowmem_end)
 		initrd_limit = L->lowmem_end;
 	if (isize) {
-		uint64_t need = ((r->kernel_end + 0xFFF) & ~0xFFFULL) + isize;
+		/* As high as the kernel allows, page-aligned, above its footprint. */
+		uint64_t kend = (r->kernel_end + 0xFFF) & ~0xFFFULL;
 		if (isize > initrd_limit || ((initrd_limit - isize) & ~0xFFFULL) < r->kernel_end)
-			return too_small(err, errlen, need);
+			return too_small(err, errlen, kend > UINT64_MAX - isize ? UINT64_MAX
+									      : kend + isize);
 		r->initrd_addr = (initrd_limit - isize) & ~0xFFFULL;
 		r->initrd_size = isize;
-		memcpy(gm_ptr(gm, r->initrd_addr, isize), initrd, isize);
 	}
 	size_t clen = strlen(cmdline) + 1;
 	if (clen > cmdline_max) {
@@ -227,19 +231,42 @@ int x86_boot_load(struct guest_mem *gm, const struct x86_boot_layout *L,
 			 clen - 1, (unsigned long long)cmdline_max - 1);
 		return -E2BIG;
 	}
-	if (gm_write(gm, L->cmdline_addr, cmdline, clen))
+	return 0;
+}
+
+int x86_boot_load(struct guest_mem *gm, const struct x86_boot_layout *L,
+		  const uint8_t *kernel, size_t ksize,
+		  const uint8_t *initrd, size_t isize, const char *cmdline,
+		  struct x86_boot_result *r, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!initrd)
+		isize = 0;
+	if ((ret = x86_boot_plan(L, kernel, ksize, isize, cmdline, r, err, errlen)))
+		return ret;
+	/* The plan checked every address against lowmem_end; gm_ptr checks
+	 * them against the RAM actually there. */
+	if (r->mode == X86_ENTRY_64) {
+		uint8_t *dst = gm_ptr(gm, L->kernel_addr, r->bz.pm_size);
+		if (!dst)
+			return too_small(err, errlen, L->kernel_addr + r->bz.pm_size);
+		memcpy(dst, kernel + r->bz.setup_size, r->bz.pm_size);
+	} else if ((ret = elf_pvh_load(kernel, ksize, gm, err, errlen))) {
+		name_kernel(err, errlen);
+		return ret;
+	}
+	if (isize && gm_write(gm, r->initrd_addr, initrd, isize))
+		return too_small(err, errlen, r->initrd_addr + isize);
+	if (gm_write(gm, L->cmdline_addr, cmdline, strlen(cmdline) + 1))
 		return -EFAULT;
 
 	if (r->mode == X86_ENTRY_64) {
 		uint8_t *zp = gm_ptr(gm, L->zero_page, BP_SIZE);
 		if (!zp)
 			return -EFAULT;
-		fill_zero_page(zp, kernel, &bi, L, r);
-		r->arg = L->zero_page;
-	} else {
-		if ((ret = fill_pvh_info(gm, L, r)))
-			return ret;
-		r->arg = L->pvh_info;
+		fill_zero_page(zp, kernel, &r->bz, L, r);
+		return 0;
 	}
-	return 0;
+	return fill_pvh_info(gm, L, r);
 }

@@ -238,6 +238,97 @@ static void test_load(void **state)
 	free(ram);
 }
 
+static int plan(uint64_t ram_size, size_t isize, const char *cmdline,
+		struct arm64_boot_result *r)
+{
+	err[0] = 0;
+	return arm64_boot_plan(RAM_BASE, ram_size, img, sizeof(img), isize, cmdline, r, err,
+			       sizeof(err));
+}
+
+/* The plan is what kvmini checks before /dev/kvm: it must decide exactly
+ * what the load does, and refuse exactly what the load refuses. */
+static void test_plan_matches_load(void **state)
+{
+	uint64_t ram_size = 64 * MiB;
+	uint8_t *ram = calloc(1, ram_size);
+	struct guest_mem gm = { 0 };
+	struct arm64_boot_result p, l;
+	static uint8_t initrd[3 * 4096 + 1];
+
+	assert_non_null(ram);
+	assert_int_equal(gm_add_region(&gm, RAM_BASE, ram_size, ram), 0);
+	make_image(0x80000, 8 * MiB, 0);
+	assert_int_equal(plan(ram_size, sizeof(initrd), "console=ttyS0", &p), 0);
+	assert_int_equal(arm64_boot_load(&gm, RAM_BASE, ram_size, img, sizeof(img), initrd,
+					 sizeof(initrd), "console=ttyS0", &l, err, sizeof(err)), 0);
+	assert_memory_equal(&p, &l, sizeof(p));
+	assert_int_equal(p.kernel_addr, RAM_BASE + 0x80000);
+	assert_int_equal(p.initrd_size, sizeof(initrd));
+	free(ram);
+}
+
+static void test_plan_fit(void **state)
+{
+	struct arm64_boot_result r;
+
+	/* 12 MiB kernel + 2 MiB initrd + the DTB's 2 MiB fill 16 MiB exactly. */
+	make_image(0, 12 * MiB, 0);
+	assert_int_equal(plan(16 * MiB, 2 * MiB, "", &r), 0);
+	assert_int_equal(r.initrd_addr, RAM_BASE + 12 * MiB);
+	assert_int_equal(plan(16 * MiB, 2 * MiB + 1, "", &r), -ENOMEM);
+	assert_non_null(strstr(err, "--memory: too small"));
+	assert_non_null(strstr(err, "17 MiB"));     /* says how much would do */
+	/* The kernel alone does not fit. */
+	make_image(0, 15 * MiB, 0);
+	assert_int_equal(plan(16 * MiB, 0, "", &r), -ENOMEM);
+	assert_int_equal(strncmp(err, "--memory:", 9), 0);
+	/* An initrd larger than RAM, and one whose size would wrap the sums. */
+	make_image(0, 8 * MiB, 0);
+	assert_int_equal(plan(64 * MiB, 65 * MiB, "", &r), -ENOMEM);
+	assert_int_equal(plan(64 * MiB, SIZE_MAX, "", &r), -ENOMEM);
+	assert_int_equal(strncmp(err, "--memory:", 9), 0);
+}
+
+static void test_plan_cmdline(void **state)
+{
+	struct arm64_boot_result r;
+	char *cl = malloc(ARM64_CMDLINE_MAX + 1);
+
+	assert_non_null(cl);
+	make_image(0, 8 * MiB, 0);
+	memset(cl, 'c', ARM64_CMDLINE_MAX);
+	cl[ARM64_CMDLINE_MAX - 1] = 0;
+	assert_int_equal(plan(64 * MiB, 0, cl, &r), 0);
+	cl[ARM64_CMDLINE_MAX - 1] = 'c';
+	cl[ARM64_CMDLINE_MAX] = 0;
+	assert_int_equal(plan(64 * MiB, 0, cl, &r), -E2BIG);
+	assert_non_null(strstr(err, "--cmdline: too long (2048 bytes, the kernel accepts 2047)"));
+	/* A command line too long is named even when memory is short too:
+	 * both are the user's to fix, the line is checked first. */
+	assert_int_equal(plan(4 * MiB, 0, cl, &r), -E2BIG);
+	free(cl);
+}
+
+static void test_plan_rejects_kernel(void **state)
+{
+	struct arm64_boot_result r;
+
+	make_image(0, 8 * MiB, 0);
+	img[ARM64_IMAGE_MAGIC_OFF + 3] = 0;        /* no "ARM\x64" */
+	assert_int_equal(plan(64 * MiB, 0, "", &r), -ENOEXEC);
+	assert_int_equal(strncmp(err, "--kernel:", 9), 0);
+	make_image(0x100001, 8 * MiB, 0);          /* text_offset not a word offset */
+	assert_int_equal(plan(64 * MiB, 0, "", &r), -ENOEXEC);
+	assert_int_equal(strncmp(err, "--kernel:", 9), 0);
+	/* Shorter than the header. */
+	make_image(0, 8 * MiB, 0);
+	err[0] = 0;
+	assert_int_equal(arm64_boot_plan(RAM_BASE, 64 * MiB, img, ARM64_IMAGE_HDR_SIZE - 1, 0, "",
+					 &r, err, sizeof(err)), -ENOEXEC);
+	assert_int_equal(strncmp(err, "--kernel:", 9), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +341,10 @@ int main(void)
 		cmocka_unit_test(test_place_large_memory),
 		cmocka_unit_test(test_place_tight),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_plan_matches_load),
+		cmocka_unit_test(test_plan_fit),
+		cmocka_unit_test(test_plan_cmdline),
+		cmocka_unit_test(test_plan_rejects_kernel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

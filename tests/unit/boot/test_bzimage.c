@@ -110,6 +110,12 @@ static int load(const uint8_t *initrd, size_t isize, const char *cmdline)
 			     sizeof(err));
 }
 
+/* The plan: what kvmini checks before /dev/kvm, with no guest memory. */
+static int plan(size_t isize, const char *cmdline, struct x86_boot_result *r)
+{
+	return x86_boot_plan(&L, img, img_size, isize, cmdline, r, err, sizeof(err));
+}
+
 #define ASSERT_ERR_PREFIX(p)                                                \
 	do {                                                                \
 		if (strncmp(err, p, strlen(p)))                             \
@@ -359,11 +365,18 @@ static void e820_capped(void **state)
  * touched. */
 static void expect_reject(int want, const char *msg_part)
 {
+	struct x86_boot_result pr;
+	char plan_err[BOOT_ERR_MAX];
+
+	/* The plan refuses it first, with the same words. */
+	assert_int_equal(plan(0, "x", &pr), want);
+	snprintf(plan_err, sizeof(plan_err), "%s", err);
 	int r = load(NULL, 0, "x");
 
 	assert_int_equal(r, want);
 	if (!strstr(err, msg_part))
 		fail_msg("message '%s' lacks '%s'", err, msg_part);
+	assert_string_equal(plan_err, err);
 	check_unchanged(ZERO_PAGE, BP_SIZE);
 	check_unchanged(KERNEL_ADDR, PM_SIZE);
 	check_unchanged(CMDLINE, 16);
@@ -484,6 +497,96 @@ static void reject_initrd_too_big(void **state)
 	ASSERT_ERR_PREFIX("--memory:");
 }
 
+static void assert_same_result(const struct x86_boot_result *a, const struct x86_boot_result *b)
+{
+	assert_int_equal(a->mode, b->mode);
+	assert_int_equal(a->entry, b->entry);
+	assert_int_equal(a->arg, b->arg);
+	assert_int_equal(a->initrd_addr, b->initrd_addr);
+	assert_int_equal(a->initrd_size, b->initrd_size);
+	assert_int_equal(a->kernel_end, b->kernel_end);
+}
+
+/* The plan decides what the load does: same entry, argument, footprint and
+ * initrd address. It reads no more of the layout than it says. */
+static void plan_matches_load(void **state)
+{
+	static uint8_t initrd[5 * 4096 + 3];
+	struct x86_boot_result p;
+
+	(void)state;
+	assert_int_equal(plan(sizeof(initrd), "console=ttyS0", &p), 0);
+	assert_int_equal(load(initrd, sizeof(initrd), "console=ttyS0"), 0);
+	assert_same_result(&p, &res);
+	assert_int_equal(p.mode, X86_ENTRY_64);
+	assert_int_equal(p.entry, KERNEL_ADDR + 0x200);
+	assert_int_equal(p.arg, ZERO_PAGE);
+	assert_int_equal(p.kernel_end, KERNEL_RUN + 16 * MiB);
+	assert_int_equal(p.initrd_addr, (RAM_SIZE - sizeof(initrd)) & ~0xFFFULL);
+	assert_int_equal(p.bz.pm_size, PM_SIZE);
+	setup(NULL);
+	L.e820 = NULL;
+	L.nr_e820 = -1;
+	L.rsdp = L.cmdline_addr = UINT64_MAX;
+	assert_int_equal(plan(sizeof(initrd), "console=ttyS0", &p), 0);
+	assert_int_equal(p.initrd_addr, (RAM_SIZE - sizeof(initrd)) & ~0xFFFULL);
+	check_unchanged(0, RAM_SIZE);
+}
+
+/* Kernel and initrd against the memory there is, without memory. */
+static void plan_fit(void **state)
+{
+	struct x86_boot_result p;
+	size_t room = RAM_SIZE - (KERNEL_RUN + 16 * MiB);
+
+	(void)state;
+	assert_int_equal(plan(room, "x", &p), 0);
+	assert_int_equal(p.initrd_addr, KERNEL_RUN + 16 * MiB);
+	assert_int_equal(plan(room + 1, "x", &p), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory: too small for this kernel and initrd");
+	assert_int_equal(plan(SIZE_MAX, "x", &p), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory:");
+	/* Less RAM below 4 GiB: the decompressor's 16 MiB from 16 MiB need 32. */
+	L.lowmem_end = 32 * MiB - 1;
+	assert_int_equal(plan(0, "x", &p), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory:");
+	assert_non_null(strstr(err, "32 MiB"));
+	L.lowmem_end = 32 * MiB;
+	assert_int_equal(plan(0, "x", &p), 0);
+	assert_int_equal(plan(1, "x", &p), -ENOMEM);
+	/* initrd_addr_max bounds the initrd even with RAM above it. */
+	le32_put(img + HDR_INITRD_ADDR_MAX, 40 * MiB - 1);
+	L.lowmem_end = RAM_SIZE;
+	assert_int_equal(plan(8 * MiB, "x", &p), 0);
+	assert_int_equal(p.initrd_addr, 32 * MiB);
+	assert_int_equal(plan(8 * MiB + 1, "x", &p), -ENOMEM);
+}
+
+/* The command line: the kernel's cmdline_size and the layout's room, the
+ * smaller wins. */
+static void plan_cmdline(void **state)
+{
+	static char c[CMDLINE_MAX + 2];
+	struct x86_boot_result p;
+
+	(void)state;
+	memset(c, 'a', 2047);
+	assert_int_equal(plan(0, c, &p), 0);
+	c[2047] = 'a';
+	assert_int_equal(plan(0, c, &p), -E2BIG);
+	ASSERT_ERR_PREFIX("--cmdline: too long (2048 bytes, the kernel accepts 2047)");
+	le32_put(img + HDR_CMDLINE_SIZE, 0xFFFFFFFF);
+	memset(c, 'b', CMDLINE_MAX);
+	assert_int_equal(plan(0, c, &p), -E2BIG);
+	assert_non_null(strstr(err, "accepts 4095"));
+	c[CMDLINE_MAX - 1] = 0;
+	assert_int_equal(plan(0, c, &p), 0);
+	/* A kernel that says 0 takes only the empty line. */
+	le32_put(img + HDR_CMDLINE_SIZE, 0);
+	assert_int_equal(plan(0, "", &p), 0);
+	assert_int_equal(plan(0, "x", &p), -E2BIG);
+}
+
 static void detect(void **state)
 {
 	(void)state;
@@ -545,6 +648,9 @@ int main(void)
 		cmocka_unit_test_setup(initrd_addr_max, setup),
 		cmocka_unit_test_setup(initrd_fits_exactly, setup),
 		cmocka_unit_test_setup(cmdline_limits, setup),
+		cmocka_unit_test_setup(plan_matches_load, setup),
+		cmocka_unit_test_setup(plan_fit, setup),
+		cmocka_unit_test_setup(plan_cmdline, setup),
 		cmocka_unit_test_setup(e820_capped, setup),
 		cmocka_unit_test_setup(reject_not_bzimage, setup),
 		cmocka_unit_test_setup(reject_old_protocol, setup),

@@ -164,6 +164,12 @@ static int load(const uint8_t *initrd, size_t isize, const char *cmdline)
 			     sizeof(err));
 }
 
+/* The plan: what kvmini checks before /dev/kvm, with no guest memory. */
+static int plan(size_t isize, const char *cmdline, struct x86_boot_result *r)
+{
+	return x86_boot_plan(&L, img, img_size, isize, cmdline, r, err, sizeof(err));
+}
+
 static int parse(struct elf_pvh_info *ei)
 {
 	return elf_pvh_parse(img, img_size, ei, err, sizeof(err));
@@ -176,12 +182,18 @@ static void check_unchanged(uint64_t gpa, uint64_t len)
 			fail_msg("guest byte 0x%llx changed", (unsigned long long)(gpa + i));
 }
 
+/* Every malformed kernel is refused by the parser, by the plan (before
+ * /dev/kvm, naming --kernel) and by the load, with guest memory untouched. */
 #define EXPECT_PARSE_FAIL(msg_part)                                         \
 	do {                                                                \
 		struct elf_pvh_info ei_;                                    \
+		struct x86_boot_result pr_;                                 \
 		assert_int_equal(parse(&ei_), -ENOEXEC);                    \
 		if (!strstr(err, msg_part))                                 \
 			fail_msg("message '%s' lacks '%s'", err, msg_part); \
+		assert_int_equal(plan(0, "x", &pr_), -ENOEXEC);             \
+		if (strncmp(err, "--kernel: ", 10) || !strstr(err, msg_part)) \
+			fail_msg("plan says '%s', not --kernel: ...'%s'", err, msg_part); \
 		assert_int_equal(load(NULL, 0, "x"), -ENOEXEC);             \
 		check_unchanged(PVH_INFO, 0x200);                           \
 		check_unchanged(TEXT_PADDR, 16);                            \
@@ -534,6 +546,115 @@ static void reject_below_kernel_addr(void **state)
 	assert_memory_equal(ram + KERNEL_ADDR, img + TEXT_OFF, TEXT_SIZE);
 }
 
+/* The plan decides what the load does, and needs no more of the layout
+ * than the kernel's placement. */
+static void plan_pvh(void **state)
+{
+	static uint8_t initrd[3 * 4096 + 7];
+	struct x86_boot_result p;
+
+	(void)state;
+	assert_int_equal(plan(sizeof(initrd), "console=ttyS0", &p), 0);
+	assert_int_equal(p.mode, X86_ENTRY_PVH32);
+	assert_int_equal(p.entry, ENTRY);
+	assert_int_equal(p.arg, PVH_INFO);
+	assert_int_equal(p.kernel_end, DATA_PADDR + DATA_MEMSZ);
+	assert_int_equal(p.initrd_addr, (RAM_SIZE - sizeof(initrd)) & ~0xFFFULL);
+	assert_int_equal(p.initrd_size, sizeof(initrd));
+	check_unchanged(0, RAM_SIZE);
+	assert_int_equal(load(initrd, sizeof(initrd), "console=ttyS0"), 0);
+	assert_int_equal(res.entry, p.entry);
+	assert_int_equal(res.arg, p.arg);
+	assert_int_equal(res.initrd_addr, p.initrd_addr);
+	assert_int_equal(res.kernel_end, p.kernel_end);
+	/* Only the placement fields of the layout are read. */
+	setup(NULL);
+	L.e820 = NULL;
+	L.nr_e820 = -1;
+	L.rsdp = L.cmdline_addr = UINT64_MAX;
+	L.zero_page = 0;
+	assert_int_equal(plan(0, "", &p), 0);
+	assert_int_equal(p.arg, PVH_INFO);
+}
+
+/* "Does it fit" is answered from the program headers and the initrd's
+ * size alone. */
+static void plan_fit(void **state)
+{
+	struct x86_boot_result p;
+	size_t room = RAM_SIZE - (DATA_PADDR + DATA_MEMSZ);
+
+	(void)state;
+	assert_int_equal(plan(room, "x", &p), 0);
+	assert_int_equal(p.initrd_addr, DATA_PADDR + DATA_MEMSZ);
+	assert_int_equal(plan(room + 1, "x", &p), -ENOMEM);
+	assert_int_equal(strncmp(err, "--memory: too small", 19), 0);
+	assert_int_equal(plan(SIZE_MAX, "x", &p), -ENOMEM);
+	assert_int_equal(strncmp(err, "--memory:", 9), 0);
+	/* The kernel's bss reaching past the end of low memory. */
+	L.lowmem_end = DATA_PADDR + DATA_MEMSZ - 1;
+	assert_int_equal(plan(0, "x", &p), -ENOMEM);
+	assert_int_equal(strncmp(err, "--memory:", 9), 0);
+	assert_non_null(strstr(err, "21 MiB"));
+	L.lowmem_end = DATA_PADDR + DATA_MEMSZ;
+	assert_int_equal(plan(0, "x", &p), 0);
+	assert_int_equal(plan(1, "x", &p), -ENOMEM);
+	/* A segment loading below 1 MiB is the kernel's fault, not memory's. */
+	setup(NULL);
+	le64_put(ph(2) + 24, 0x9F000);
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_int_equal(strncmp(err, "--kernel: ELF kernel loads below 1 MiB", 38), 0);
+}
+
+static void plan_cmdline(void **state)
+{
+	static char c[CMDLINE_MAX + 1];
+	struct x86_boot_result p;
+
+	(void)state;
+	memset(c, 'c', CMDLINE_MAX - 1);
+	assert_int_equal(plan(0, c, &p), 0);
+	c[CMDLINE_MAX - 1] = 'c';
+	assert_int_equal(plan(0, c, &p), -E2BIG);
+	assert_string_equal(err, "--cmdline: too long (4096 bytes, the kernel accepts 4095)");
+	/* Checked with an initrd too, and before anything would be copied. */
+	assert_int_equal(plan(4096, c, &p), -E2BIG);
+	check_unchanged(CMDLINE, 16);
+}
+
+/* An ELF without the PVH note (any ordinary executable, say) is named as
+ * such: it is an ELF file, just not one kvmini can enter. */
+static void plan_no_pvh_note(void **state)
+{
+	struct x86_boot_result p;
+
+	(void)state;
+	le32_put(img + PVH_NOTE + 8, 17);
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_string_equal(err, "--kernel: ELF kernel has no PVH entry note (needs CONFIG_PVH=y)");
+	/* No PT_NOTE at all. */
+	setup(NULL);
+	le32_put(ph(0), PT_NULL);
+	le32_put(ph(1), PT_NULL);
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_non_null(strstr(err, "no PVH entry note"));
+	/* A note that is there but runs off its segment does not count. */
+	setup(NULL);
+	le32_put(img + PVH_NOTE + 4, 0x7FFFFFFF);
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_non_null(strstr(err, "no PVH entry note"));
+	/* A 32-bit x86 ELF is refused for what it is first. */
+	setup(NULL);
+	img[EI_CLASS] = ELFCLASS32;
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_non_null(strstr(err, "--kernel: ELF kernel is not x86_64"));
+	/* Truncated to the ELF header: its program headers are outside the file. */
+	setup(NULL);
+	img_size = 64;
+	assert_int_equal(plan(0, "x", &p), -ENOEXEC);
+	assert_non_null(strstr(err, "--kernel: ELF program header 0 is malformed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -550,6 +671,10 @@ int main(void)
 		cmocka_unit_test_setup(reject_segments, setup),
 		cmocka_unit_test_setup(reject_outside_memory, setup),
 		cmocka_unit_test_setup(reject_below_kernel_addr, setup),
+		cmocka_unit_test_setup(plan_pvh, setup),
+		cmocka_unit_test_setup(plan_fit, setup),
+		cmocka_unit_test_setup(plan_cmdline, setup),
+		cmocka_unit_test_setup(plan_no_pvh_note, setup),
 	};
 
 	return cmocka_run_group_tests(t, NULL, teardown_all);
