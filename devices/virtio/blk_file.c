@@ -75,6 +75,12 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly, enum blk_
 				 "--disk: cannot open '%s' with cache=none: its file system "
 				 "does not support O_DIRECT (use cache=writeback, or move the "
 				 "image to a file system that does)", path);
+		else if (r == -EISDIR)
+			snprintf(err, errlen, "--disk: '%s' is a directory, not a disk image", path);
+		else if (!readonly && (r == -EACCES || r == -EPERM || r == -EROFS))
+			/* Read-write is the default; say how to ask for less. */
+			snprintf(err, errlen, "--disk: cannot open '%s' for writing: %s (add "
+				 "readonly=on to use it read-only)", path, strerror(-r));
 		else
 			snprintf(err, errlen, "--disk: cannot open '%s': %s", path, strerror(-r));
 		return r;

@@ -95,6 +95,7 @@ static void open_directory(void **s)
 	assert_int_equal(blk_file_open(&f, "/tmp", false, BLK_CACHE_WRITEBACK, err, sizeof(err)),
 			 -EISDIR);
 	assert_non_null(strstr(err, "'/tmp'"));
+	assert_non_null(strstr(err, "is a directory"));
 	assert_int_equal(blk_file_open(&f, "/tmp", true, BLK_CACHE_WRITEBACK, err, sizeof(err)),
 			 -EINVAL);
 	assert_true(strncmp(err, "--disk: ", 8) == 0);
