@@ -60,6 +60,27 @@ int arch_vm_init(struct arch_host *h, char *err, size_t errlen);
 /* Loads the kernel and writes firmware tables. Errors name the bad option. */
 int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t errlen);
 
+/* What arch_load will decide about the kernel, the initrd and the command
+ * line, checked for mem_size bytes of RAM without a VM: called before
+ * /dev/kvm is opened, so a kernel kvmini cannot boot, a kernel and initrd
+ * that do not fit, or an over-long command line is named first. Errors name
+ * the bad option, as arch_load's do. */
+int arch_boot_check(uint64_t mem_size, const struct arch_boot *b, char *err, size_t errlen);
+
+/* A KVM capability this architecture's code relies on: KVM_CHECK_EXTENSION
+ * must answer it (> 0) before a VM is built. */
+struct arch_kvm_cap {
+	int cap;                    /* KVM_CAP_* */
+	const char *name;           /* "KVM_CAP_PIT2", for the message */
+	const char *use;            /* what kvmini uses it for */
+	int pci_only;               /* needed only when a device sits on PCI */
+};
+
+/* The architecture's table of required capabilities; *n gets its length.
+ * Optional ones, which vmm/ falls back from (ioeventfd, irqfd), are not in
+ * it. */
+const struct arch_kvm_cap *arch_kvm_caps(size_t *n);
+
 /* Sets up vCPU number id (0 is the boot CPU) after KVM_CREATE_VCPU. */
 int arch_vcpu_init(struct arch_host *h, int vcpu_fd, int id, char *err, size_t errlen);
 

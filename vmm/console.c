@@ -56,10 +56,8 @@ int console_open(struct console *c, const struct vm_config *cfg, char *err, size
 	case CONSOLE_STDIO:
 		c->out_fd = STDOUT_FILENO;
 		/* No usable stdin (closed, as under CI) just means no input. */
-		if (fcntl(STDIN_FILENO, F_GETFL) >= 0) {
+		if (fcntl(STDIN_FILENO, F_GETFL) >= 0)
 			c->in_fd = STDIN_FILENO;
-			enter_raw_mode();
-		}
 		break;
 	case CONSOLE_FILE:
 		c->out_fd = open(cfg->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -73,6 +71,12 @@ int console_open(struct console *c, const struct vm_config *cfg, char *err, size
 		break;
 	}
 	return 0;
+}
+
+void console_start(struct console *c)
+{
+	if (c->kind == CONSOLE_STDIO && c->in_fd == STDIN_FILENO)
+		enter_raw_mode();
 }
 
 void console_write(struct console *c, const uint8_t *buf, size_t len)

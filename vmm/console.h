@@ -19,7 +19,12 @@ struct console {
 	size_t npending;
 };
 
+/* Opens the console's file (--console file:PATH), checked before /dev/kvm.
+ * 0, or -errno with a message naming --console. */
 int console_open(struct console *c, const struct vm_config *cfg, char *err, size_t errlen);
+/* Puts a terminal on stdin into raw mode: only once the VM is about to run,
+ * so an error before that leaves the terminal alone. */
+void console_start(struct console *c);
 void console_write(struct console *c, const uint8_t *buf, size_t len);
 /* Reads what stdin has, applies the escape, appends to pending. Returns
  * bytes read, 0 at end of input (input is then closed), -errno on error. */

@@ -1,45 +1,26 @@
 /* kvmini: command line in, exit status out. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/kvm.h>
-
+#include "arch/arch.h"
 #include "boot.h"
+#include "vmm/backends.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/kvm.h"
 #include "vmm/vm.h"
 
 static int die(const char *msg)
 {
 	fprintf(stderr, "kvmini: %s\n", msg);
 	return KVMINI_EXIT_ERROR;
-}
-
-static int open_kvm(char *err, size_t errlen)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "/dev/kvm: %s (is KVM available, and may this user use it?)",
-			 strerror(errno));
-		return -1;
-	}
-	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
-	if (v != KVM_API_VERSION) {
-		snprintf(err, errlen, "/dev/kvm: unsupported KVM API version %d", v);
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* SIGINT, SIGTERM and SIGHUP arrive through a signalfd in the main loop; every
@@ -59,48 +40,96 @@ static int setup_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Reads the kernel and initrd and checks, for the RAM asked for, that the
+ * architecture can boot them with this command line. */
+static int read_boot_files(const struct vm_config *cfg, struct boot_files *f, char *err,
+			   size_t errlen)
+{
+	uint8_t *kernel = NULL, *initrd = NULL;
+	int r;
+
+	if ((r = boot_read_file(cfg->kernel, "--kernel", &kernel, &f->kernel_size, err, errlen)))
+		return r;
+	f->kernel = kernel;
+	if (boot_detect(kernel, f->kernel_size) == KERNEL_UNKNOWN) {
+		snprintf(err, errlen,
+			 "--kernel: '%s' is not a kernel kvmini boots (x86_64: bzImage or ELF "
+			 "with a PVH note; arm64: Image)", cfg->kernel);
+		return -ENOEXEC;
+	}
+	if (cfg->initrd &&
+	    (r = boot_read_file(cfg->initrd, "--initrd", &initrd, &f->initrd_size, err, errlen)))
+		return r;
+	f->initrd = initrd;
+	struct arch_boot b = {
+		.kernel = f->kernel, .kernel_size = f->kernel_size,
+		.initrd = f->initrd, .initrd_size = f->initrd_size, .cmdline = cfg->cmdline,
+	};
+	return arch_boot_check(cfg->mem_size, &b, err, errlen);
+}
+
+static void free_boot_files(struct boot_files *f)
+{
+	free((void *)f->kernel);
+	free((void *)f->initrd);
+	*f = (struct boot_files){ 0 };
+}
+
+/* One deadline for the whole run, across --on-reboot restarts. */
+static struct timespec deadline_after(double seconds)
+{
+	struct timespec d = { 0 };
+
+	if (seconds > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &d);
+		double t = (double)d.tv_sec + d.tv_nsec / 1e9 + seconds;
+		d.tv_sec = (time_t)t;
+		d.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+	}
+	return d;
+}
+
+/* Everything the command line names is opened and checked before
+ * /dev/kvm: a bad argument is then reported the same way on any host, and
+ * only a run whose arguments are all valid gets to say KVM is missing. */
 static int run(const struct vm_config *cfg)
 {
 	char err[BOOT_ERR_MAX];
 	struct boot_files f = { 0 };
-	uint8_t *kernel = NULL, *initrd = NULL;
 	struct console con;
-	int kvm_fd, sig_fd, status;
+	struct backends be;
+	struct kvm_sys kvm;
+	int status;
 
-	if (boot_read_file(cfg->kernel, "--kernel", &kernel, &f.kernel_size, err, sizeof(err)))
-		return die(err);
-	if (boot_detect(kernel, f.kernel_size) == KERNEL_UNKNOWN) {
-		free(kernel);
-		snprintf(err, sizeof(err),
-			 "--kernel: '%s' is not a kernel kvmini boots (x86_64: bzImage or ELF "
-			 "with a PVH note; arm64: Image)", cfg->kernel);
+	if (read_boot_files(cfg, &f, err, sizeof(err))) {
+		free_boot_files(&f);
 		return die(err);
 	}
-	if (cfg->initrd &&
-	    boot_read_file(cfg->initrd, "--initrd", &initrd, &f.initrd_size, err, sizeof(err))) {
-		free(kernel);
+	if (console_open(&con, cfg, err, sizeof(err))) {
+		free_boot_files(&f);
 		return die(err);
 	}
-	f.kernel = kernel;
-	f.initrd = initrd;
-	if ((kvm_fd = open_kvm(err, sizeof(err))) < 0 ||
-	    console_open(&con, cfg, err, sizeof(err))) {
-		free(kernel);
-		free(initrd);
+	if (backends_open(&be, cfg, err, sizeof(err))) {
+		console_close(&con);
+		free_boot_files(&f);
 		return die(err);
 	}
-	sig_fd = setup_signals();
-	struct timespec deadline = { 0 };
-	if (cfg->timeout_s > 0) {
-		/* One deadline for the whole run, across --on-reboot restarts. */
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		double t = (double)deadline.tv_sec + deadline.tv_nsec / 1e9 + cfg->timeout_s;
-		deadline.tv_sec = (time_t)t;
-		deadline.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+	if (kvm_open(&kvm, cfg, err, sizeof(err))) {
+		backends_close(&be);
+		console_close(&con);
+		free_boot_files(&f);
+		return die(err);
 	}
+	kvm_note_fallbacks(&kvm, cfg);
+	struct timespec deadline = deadline_after(cfg->timeout_s);
+	struct vm_env env = {
+		.cfg = cfg, .con = &con, .kvm = &kvm, .sig_fd = setup_signals(),
+		.deadline = &deadline, .files = &f, .backends = &be,
+	};
+	console_start(&con);
 	for (;;) {
 		struct vm_outcome out = { 0 };
-		status = vm_run(cfg, &con, kvm_fd, sig_fd, &deadline, &f, &out);
+		status = vm_run(&env, &out);
 		if (status == KVMINI_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART) {
 			free(out.crash_dump);
 			continue;
@@ -115,10 +144,10 @@ static int run(const struct vm_config *cfg)
 		free(out.crash_dump);
 		break;
 	}
-	close(sig_fd);
-	close(kvm_fd);
-	free(kernel);
-	free(initrd);
+	close(env.sig_fd);
+	kvm_close(&kvm);
+	backends_close(&be);
+	free_boot_files(&f);
 	return status;
 }
 

@@ -19,14 +19,14 @@
 
 #include "pci/pci_host.h"
 #include "virtio/blk.h"
-#include "virtio/blk_file.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
-#include "virtio/net_tap.h"
 #include "virtio/pci.h"
 #include "virtio/virtio.h"
+#include "vmm/backends.h"
 #include "vmm/gsi_routes.h"
 #include "vmm/iothread.h"
+#include "vmm/kvm.h"
 #include "vmm/vm.h"
 
 /* One queue's notification path: an eventfd KVM signals on the guest's
@@ -47,6 +47,7 @@ struct irq_out {
 	uint32_t gsi;
 	int efd;
 	struct irq_line line;
+	bool use_irqfd;
 };
 
 struct msi_vec {
@@ -62,10 +63,10 @@ struct vdev {
 	struct transport_config t;
 	struct virtio_dev *vd;
 	union {
-		struct { struct blk_file file; struct virtio_blk dev; } blk;
-		struct { struct net_tap tap; struct virtio_net dev; struct io_watch watch; } net;
+		struct { struct virtio_blk dev; } blk;
+		struct { struct virtio_net dev; struct io_watch watch; } net;
 	};
-	int backend_open, dev_ready, pci_ready;
+	int dev_ready, pci_ready;
 	struct virtio_mmio mmio;
 	struct virtio_pci pci;
 	struct irq_out irq;           /* virtio-mmio (edge) or INTx (level) */
@@ -84,6 +85,11 @@ struct virtio_host {
 	struct pci_host_window memwin, iowin;
 	struct arch_pci_layout layout;
 	int has_pci;
+	/* Without KVM's ioeventfd (or with --no-ioeventfd) transports get no
+	 * hooks and serve kicks on the vCPU thread; without its irqfd,
+	 * interrupts take KVM_IRQ_LINE / KVM_SIGNAL_MSI. */
+	const struct virtio_notify_hooks *notify;
+	bool irqfd;
 	uint64_t next_mem, next_io;
 	struct vdev *devs;
 	int ndevs;
@@ -130,6 +136,8 @@ static void irq_out_open_irqfd(struct irq_out *o)
 {
 	struct kvm_irqfd irqfd = { .gsi = o->gsi };
 
+	if (!o->use_irqfd)
+		return;
 	irqfd.fd = (uint32_t)eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if ((int)irqfd.fd < 0)
 		return;
@@ -158,8 +166,8 @@ static void msix_vector_changed(void *opaque, uint16_t vec, uint64_t addr, uint3
 	struct vdev *v = opaque;
 	int vm_fd = v->host->vm->vm_fd;
 
-	if (vec >= MSIX_MAX_VECTORS)
-		return;
+	if (vec >= MSIX_MAX_VECTORS || !v->host->irqfd)
+		return;       /* no irqfd: fire() uses KVM_SIGNAL_MSI */
 	struct msi_vec *m = &v->msi[vec];
 	if (m->gsi > 0) {
 		gsi_routes_set_msi(&v->host->routes, (unsigned)m->gsi, addr, data);
@@ -277,11 +285,10 @@ static int attach_mmio(struct vdev *v, const char *opt, char *err, size_t errlen
 		return r;
 	}
 	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .gsi = gsi, .efd = -1,
-				   .line = arch_irq_line(&vm->arch, gsi) };
+				   .line = arch_irq_line(&vm->arch, gsi), .use_irqfd = h->irqfd };
 	irq_out_open_irqfd(&v->irq);
 	virtio_mmio_init(&v->mmio, v->vd, v->t.version, base,
-			 (struct irq_line){ irq_edge_set, &v->irq },
-			 vm->cfg->no_ioeventfd ? NULL : &h->hooks);
+			 (struct irq_line){ irq_edge_set, &v->irq }, h->notify);
 	if ((r = bus_map(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &v->mmio))) {
 		snprintf(err, errlen, "%s: cannot map virtio-mmio window: %s", opt, strerror(-r));
 		return r;
@@ -335,13 +342,13 @@ static int attach_pci(struct vdev *v, const char *opt, char *err, size_t errlen)
 	struct vm *vm = h->vm;
 	int r, slot;
 
-	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .efd = -1 };
+	v->irq = (struct irq_out){ .vm_fd = vm->vm_fd, .efd = -1 };   /* INTx: KVM_IRQ_LINE */
 	for (int i = 0; i < MSIX_MAX_VECTORS; i++)
 		v->msi[i] = (struct msi_vec){ 0, -1 };
 	v->msix_ops = (struct msix_host_ops){ .fire = msix_fire,
 					      .vector_changed = msix_vector_changed, .opaque = v };
 	r = virtio_pci_init(&v->pci, v->vd, v->t.legacy, (struct irq_line){ irq_level_set, &v->irq },
-			    vm->cfg->no_ioeventfd ? NULL : &h->hooks, &v->msix_ops);
+			    h->notify, &v->msix_ops);
 	if (r) {
 		snprintf(err, errlen, "%s: cannot set up virtio-pci: %s", opt, strerror(-r));
 		return r;
@@ -389,14 +396,10 @@ static int add_disk(struct virtio_host *h, int i, char *err, size_t errlen)
 	char serial[32];      /* the device keeps the first 20 bytes */
 	int r;
 
-	r = blk_file_open(&v->blk.file, dc->path, dc->readonly,
-			  dc->cache == DISK_CACHE_NONE ? BLK_CACHE_NONE : BLK_CACHE_WRITEBACK,
-			  err, errlen);
-	if (r)
-		return r;
-	v->backend_open = 1;
 	snprintf(serial, sizeof(serial), "kvmini-disk%d", i);
-	if ((r = virtio_blk_init(&v->blk.dev, &v->blk.file, serial, &h->vm->mem, &h->platform))) {
+	r = virtio_blk_init(&v->blk.dev, &h->vm->env->backends->disks[i], serial, &h->vm->mem,
+			    &h->platform);
+	if (r) {
 		snprintf(err, errlen, "--disk: cannot set up '%s': %s", dc->path, strerror(-r));
 		return r;
 	}
@@ -435,10 +438,9 @@ static int add_net(struct virtio_host *h, int i, char *err, size_t errlen)
 
 	if (nc->has_mac)
 		memcpy(mac, nc->mac, 6);
-	if ((r = net_tap_open(&v->net.tap, nc->tap, err, errlen)))
-		return r;
-	v->backend_open = 1;
-	if ((r = virtio_net_init(&v->net.dev, &v->net.tap, mac, &h->vm->mem, &h->platform))) {
+	r = virtio_net_init(&v->net.dev, &h->vm->env->backends->taps[i], mac, &h->vm->mem,
+			    &h->platform);
+	if (r) {
 		snprintf(err, errlen, "--net: cannot set up tap %s: %s", nc->tap, strerror(-r));
 		return r;
 	}
@@ -505,6 +507,8 @@ int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_
 	h->platform = (struct virtio_platform){ .current_vcpu_is_big_endian = vcpu_big_endian,
 						.default_endian = VIRTIO_ENDIAN_LITTLE };
 	h->hooks = (struct virtio_notify_hooks){ notify_attach, notify_detach, h };
+	h->notify = cfg->no_ioeventfd || !vm->env->kvm->ioeventfd ? NULL : &h->hooks;
+	h->irqfd = vm->env->kvm->irqfd;
 	struct kvm_irq_routing_entry defaults[GSI_ROUTES_DEFAULT_MAX];
 	unsigned first_free;
 	int nd = arch_irq_routes(&vm->arch, defaults, GSI_ROUTES_DEFAULT_MAX, &first_free);
@@ -581,17 +585,11 @@ static void destroy_vdev(struct virtio_host *h, struct vdev *v)
 	irqfd_close(vm_fd, v->irq.efd, v->irq.gsi);
 	if (v->pci_ready)
 		virtio_pci_destroy(&v->pci);
-	if (v->kind == VDEV_BLK) {
-		if (v->dev_ready)
-			virtio_blk_destroy(&v->blk.dev);
-		if (v->backend_open)
-			blk_file_close(&v->blk.file);
-	} else {
-		if (v->dev_ready)
-			virtio_net_destroy(&v->net.dev);
-		if (v->backend_open)
-			net_tap_close(&v->net.tap);
-	}
+	/* The backends are the process's (vmm/backends.c): they outlive the VM. */
+	if (v->kind == VDEV_BLK && v->dev_ready)
+		virtio_blk_destroy(&v->blk.dev);
+	else if (v->kind == VDEV_NET && v->dev_ready)
+		virtio_net_destroy(&v->net.dev);
 }
 
 void virtio_host_destroy(struct virtio_host *h)

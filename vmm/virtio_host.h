@@ -9,7 +9,8 @@
 struct vm;
 struct virtio_host;
 
-/* Opens every --disk and maps its device; errors name the option. */
+/* Builds a device for every --disk and --net on the backends the process
+ * opened (vm->env->backends) and maps it; errors name the option. */
 int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_t errlen);
 void virtio_host_destroy(struct virtio_host *h);
 

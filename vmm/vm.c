@@ -20,6 +20,7 @@
 
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/kvm.h"
 #include "vmm/virtio_host.h"
 
 #define ERRLEN 256
@@ -121,14 +122,16 @@ static int create_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
-static int vm_build(struct vm *vm, int kvm_fd, const struct boot_files *f, char *err)
+static int vm_build(struct vm *vm, char *err)
 {
+	const struct boot_files *f = vm->env->files;
+	int kvm_fd = vm->env->kvm->fd;
 	int r;
 
 	vm->kvm_fd = kvm_fd;
 	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
-		snprintf(err, ERRLEN, "KVM_CREATE_VM: %s", strerror(errno));
+		snprintf(err, ERRLEN, "/dev/kvm: KVM_CREATE_VM refused: %s", strerror(errno));
 		return -errno;
 	}
 	vm->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -333,9 +336,7 @@ static int start_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
-int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
-	   const struct timespec *deadline, const struct boot_files *files,
-	   struct vm_outcome *out)
+int vm_run(const struct vm_env *env, struct vm_outcome *out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));   /* large: the vCPU array */
 	char err[ERRLEN] = "";
@@ -344,20 +345,21 @@ int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig
 		snprintf(out->reason, sizeof(out->reason), "out of memory");
 		return out->status = KVMINI_EXIT_ERROR;
 	}
-	vm->cfg = cfg;
-	vm->con = con;
-	vm->deadline = deadline;
+	vm->env = env;
+	vm->cfg = env->cfg;
+	vm->con = env->con;
+	vm->deadline = env->deadline;
 	vm->vm_fd = -1;
 	atomic_init(&vm->exit_status, -1);
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	if (vm->exit_efd < 0 || rx_efd < 0 || vm_build(vm, kvm_fd, files, err) ||
+	if (vm->exit_efd < 0 || rx_efd < 0 || vm_build(vm, err) ||
 	    start_vcpus(vm, err)) {
 		vm_request_exit(vm, KVMINI_EXIT_ERROR, "%s", err[0] ? err : strerror(errno));
 	} else {
-		main_loop(vm, sig_fd);
+		main_loop(vm, env->sig_fd);
 	}
 	vm_stop_vcpus(vm);
 	out->status = atomic_load(&vm->exit_status);

@@ -15,7 +15,9 @@
 #include "vmm/bus.h"
 #include "vmm/cli.h"
 
+struct backends;
 struct console;
+struct kvm_sys;
 
 struct vcpu {
 	struct vm *vm;
@@ -26,6 +28,7 @@ struct vcpu {
 };
 
 struct vm {
+	const struct vm_env *env;
 	const struct vm_config *cfg;
 	struct console *con;
 	int kvm_fd, vm_fd;
@@ -54,6 +57,18 @@ struct boot_files {
 	size_t kernel_size, initrd_size;
 };
 
+/* What the process opened and checked once, before the first VM, and keeps
+ * across the VMs it builds (--on-reboot restart). */
+struct vm_env {
+	const struct vm_config *cfg;
+	struct console *con;
+	const struct kvm_sys *kvm;
+	int sig_fd;
+	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
+	const struct boot_files *files;
+	struct backends *backends;         /* cfg's disks and taps, open */
+};
+
 struct vm_outcome {
 	int status;
 	char reason[128];
@@ -62,9 +77,7 @@ struct vm_outcome {
 
 /* Builds and runs one VM until it ends; returns its exit status (also in
  * out, with the reason). A failure to build is KVMINI_EXIT_ERROR. */
-int vm_run(const struct vm_config *cfg, struct console *con, int kvm_fd, int sig_fd,
-	   const struct timespec *deadline, const struct boot_files *files,
-	   struct vm_outcome *out);
+int vm_run(const struct vm_env *env, struct vm_outcome *out);
 
 /* Ends the VM with status (the first caller wins) and says why. */
 void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)

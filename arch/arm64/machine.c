@@ -95,6 +95,14 @@ void arch_vm_destroy(struct arch_host *h)
 	h->priv = NULL;
 }
 
+int arch_boot_check(uint64_t mem_size, const struct arch_boot *b, char *err, size_t errlen)
+{
+	struct arm64_boot_result r;
+
+	return arm64_boot_plan(ARM64_RAM_BASE, mem_size, b->kernel, b->kernel_size,
+			       b->initrd ? b->initrd_size : 0, b->cmdline, &r, err, errlen);
+}
+
 int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t errlen)
 {
 	struct arm64_state *a = h->priv;

@@ -254,17 +254,31 @@ static int write_acpi(struct arch_host *h, uint64_t *rsdp)
 	return acpi_build(buf, X86_ACPI_ADDR, X86_ACPI_SIZE, &c, rsdp);
 }
 
-int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t errlen)
+static struct x86_boot_layout boot_layout(uint64_t mem_size)
 {
-	struct x86_state *x = h->priv;
-	struct x86_boot_layout L = {
-		.lowmem_end = x86_lowmem_size(h->mem_size),
+	return (struct x86_boot_layout){
+		.lowmem_end = x86_lowmem_size(mem_size),
 		.kernel_addr = X86_HIMEM_START,
 		.zero_page = X86_BOOT_PARAMS_ADDR,
 		.pvh_info = X86_PVH_INFO_ADDR,
 		.cmdline_addr = X86_CMDLINE_ADDR,
 		.cmdline_max = X86_CMDLINE_MAX,
 	};
+}
+
+int arch_boot_check(uint64_t mem_size, const struct arch_boot *b, char *err, size_t errlen)
+{
+	struct x86_boot_layout L = boot_layout(mem_size);
+	struct x86_boot_result r;
+
+	return x86_boot_plan(&L, b->kernel, b->kernel_size, b->initrd ? b->initrd_size : 0,
+			     b->cmdline, &r, err, errlen);
+}
+
+int arch_load(struct arch_host *h, const struct arch_boot *b, char *err, size_t errlen)
+{
+	struct x86_state *x = h->priv;
+	struct x86_boot_layout L = boot_layout(h->mem_size);
 	int r;
 
 	if (!x->has_pci && (r = h->map_pio(h->opaque, X86_PORT_RST_CNT, 1, &rstcnt_ops, x))) {

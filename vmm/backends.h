@@ -1,0 +1,26 @@
+/* The host side of every --disk and --net: disk images and taps, opened once
+ * per process before /dev/kvm, so a missing or unwritable image or a tap we
+ * may not create is named before anything else happens. They stay open
+ * across --on-reboot restarts (each VM's devices borrow them), and a tap
+ * kvmini created goes away when backends_close closes it. */
+#ifndef KVMINI_VMM_BACKENDS_H
+#define KVMINI_VMM_BACKENDS_H
+
+#include <stddef.h>
+
+#include "virtio/blk_file.h"
+#include "virtio/net_tap.h"
+#include "vmm/cli.h"
+
+struct backends {
+	struct blk_file disks[CLI_MAX_DISKS];   /* cfg->disks[i] */
+	struct net_tap taps[CLI_MAX_NETS];      /* cfg->nets[i] */
+	int ndisks, nnets;                      /* how many are open */
+};
+
+/* Opens every disk, then every tap. 0, or -errno with one line in err
+ * naming the option, and nothing left open. */
+int backends_open(struct backends *b, const struct vm_config *cfg, char *err, size_t errlen);
+void backends_close(struct backends *b);
+
+#endif
