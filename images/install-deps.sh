@@ -9,6 +9,9 @@
 # What for:
 #   build       cmake gcc make libc6-dev linux-libc-dev pkg-config
 #   unit tests  libcmocka-dev
+#   disks       liburing-dev and liburing-dev:arm64 (the io_uring block
+#               engine; the s390x and ppc64le unit-test builds go without
+#               and test the thread-pool engine there)
 #   images      busybox-static cpio lz4 zstd xz-utils gzip binutils (readelf)
 #               e2fsprogs (disk images) file ca-certificates
 #   nested lab  qemu-system-x86, qemu-system-arm (qemu-system-aarch64) (tests/lab,
@@ -29,7 +32,8 @@
 # Extra packages: KVMINI_EXTRA_PKGS="fio ..." images/install-deps.sh
 set -eu
 
-PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev
+PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev liburing-dev
+  liburing-dev:arm64
   qemu-system-x86 qemu-system-arm busybox-static cpio lz4 zstd xz-utils gzip binutils
   e2fsprogs acpica-tools file ca-certificates
   gcc-s390x-linux-gnu libc6-dev-s390x-cross libcmocka-dev:s390x qemu-user-static
