@@ -14,6 +14,46 @@ trap 'rm -rf "$T"' EXIT
 out=$T/out err=$T/err con=$T/console
 . "$(dirname "$0")/lib.sh"
 
+# The LD_PRELOAD stand-in for /dev/kvm (fakekvm.c), built beside the guests.
+FAKEKVM_SO=$(cd "$(dirname "$PVH")" && pwd)/fakekvm.so
+
+need() {
+	if [ "$(id -u)" != 0 ] || ! command -v "$1" >/dev/null; then echo "SKIP: needs root and $1"; exit 0; fi
+}
+
+# via WRAPPER... -- KVMINI-ARGS...: kvmini started through a wrapper command
+# (setpriv, env); its exit status in st.
+via() {
+	local w=()
+	while [ "$1" != -- ]; do w+=("$1"); shift; done
+	shift
+	timeout -s KILL 50 "${w[@]}" "$KVMINI" "$@" </dev/null >"$out" 2>"$err"
+	st=$?
+}
+
+# Root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: file modes bind it
+# as they bind anyone.
+NODAC=(setpriv --bounding-set -dac_override,-dac_read_search)
+
+# fakekvm BEHAVIOUR KVMINI-ARGS...: kvmini with fakekvm.so in place of
+# /dev/kvm (FAKEKVM: see fakekvm.c). ASan wants its runtime first among the
+# libraries, and a preloaded one comes before it.
+fakekvm() {
+	local how=$1; shift
+	[ -f "$FAKEKVM_SO" ] || fail "$FAKEKVM_SO is not built"
+	via env FAKEKVM="$how" LD_PRELOAD="$FAKEKVM_SO" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" -- "$@"
+}
+
+# one_line TEXT: status 2, nothing on stdout, and exactly one line on
+# stderr, starting "kvmini: TEXT" (TEXT is a grep -F string).
+one_line() {
+	[ "$st" = 2 ] || fail "exit status $st, expected 2"
+	[ "$(wc -l <"$err")" = 1 ] || fail "expected exactly one line on stderr"
+	[ "$(head -c $((8 + ${#1})) "$err")" = "kvmini: $1" ] || fail "stderr does not start 'kvmini: $1'"
+	[ ! -s "$out" ] || fail "unexpected stdout"
+}
+
 case $case_name in
 args-none)               run 2; grep -q "^kvmini: missing command" "$err" || fail "message" ;;
 args-help)               run 0 --help; has "$out" "usage: kvmini run"; has "$out" "Exit status" ;;
@@ -61,6 +101,96 @@ args-no-dev-kvm)
 	st=$?; [ "$st" = 2 ] || fail "status $st without /dev/kvm"
 	grep -q "^kvmini: /dev/kvm: No such file" "$err" || fail "message"
 	[ "$(wc -l <"$err")" = 1 ] || fail "expected one line" ;;
+args-kernel-unreadable)
+	need setpriv; cp "$PVH" "$T/k"; chmod 000 "$T/k"
+	via "${NODAC[@]}" -- run --kernel "$T/k"
+	one_line "--kernel: cannot open '$T/k': Permission denied" ;;
+args-initrd-unreadable)
+	need setpriv; echo initrd >"$T/i"; chmod 000 "$T/i"
+	via "${NODAC[@]}" -- run --kernel "$PVH" --initrd "$T/i"
+	one_line "--initrd: cannot open '$T/i': Permission denied" ;;
+args-initrd-dir)         bad_arg "--initrd" run --kernel "$PVH" --initrd "$T" ;;
+args-bz-too-little-memory) head -c 20M /dev/zero >"$T/big"; bad_arg "--memory" run --kernel "$BZ" --initrd "$T/big" --memory 16M ;;
+args-pvh-cmdline-too-long) bad_arg "--cmdline" run --kernel "$PVH" --cmdline "p $(head -c 5000 /dev/zero | tr '\0' x)" ;;
+args-console-file-no-dir) bad_arg "--console" run --kernel "$PVH" --console "file:$T/nope/console" ;;
+args-disk-dir)
+	via -- run --kernel "$PVH" --disk "$T"
+	one_line "--disk: '$T' is a directory, not a disk image" ;;
+args-disk-dir-readonly)  bad_arg "--disk: '$T' is not a regular file" run --kernel "$PVH" --disk "$T,readonly=on" ;;
+args-disk-not-writable)
+	# chmod 0444 binds root too once CAP_DAC_OVERRIDE is gone.
+	need setpriv; truncate -s 1M "$T/d"; chmod 0444 "$T/d"
+	via "${NODAC[@]}" -- run --kernel "$PVH" --disk "$T/d"
+	one_line "--disk: cannot open '$T/d' for writing: Permission denied (add readonly=on"
+	# Read-only is what it allows: the disk passes, and the run goes on to
+	# KVM (a VM where there is one, "no KVM" where there is none).
+	via "${NODAC[@]}" -- run --kernel "$PVH" --cmdline p --console none --disk "$T/d,readonly=on"
+	hasnt "$err" "--disk" ;;
+args-disk-readonly-fs)
+	# The image on a read-only bind mount, in a private mount namespace.
+	need unshare; mkdir "$T/ro"; truncate -s 1M "$T/ro/d"
+	timeout 20 unshare -m sh -c "mount --bind '$T/ro' '$T/ro' && mount -o remount,bind,ro '$T/ro' &&
+		exec '$KVMINI' run --kernel '$PVH' --disk '$T/ro/d'" </dev/null >"$out" 2>"$err"
+	st=$?; one_line "--disk: cannot open '$T/ro/d' for writing: Read-only file system (add readonly=on" ;;
+args-net-tap-too-long)   bad_arg "--net" run --kernel "$PVH" --net tap=kvminitaptoolong0 ;;
+args-net-mac-junk)       bad_arg "--net" run --kernel "$PVH" --net tap=kt0,mac=02:00:00:00:00 ;;
+args-net-no-tun)
+	# No /dev/net/tun (the tun module not loaded): hidden in a private mount namespace.
+	need unshare
+	timeout 20 unshare -m sh -c "{ [ ! -d /dev/net ] || mount -t tmpfs none /dev/net; } &&
+		exec '$KVMINI' run --kernel '$PVH' --net tap=kvminotun0" </dev/null >"$out" 2>"$err"
+	st=$?; one_line "--net: cannot open tap kvminotun0: /dev/net/tun is missing" ;;
+args-net-tap-removed)
+	# A tap kvmini creates goes away again when a later check (here /dev/kvm) fails.
+	need ip; [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 0; }
+	! ip link show kvminiargs0 >/dev/null 2>&1 || ip tuntap del dev kvminiargs0 mode tap
+	fakekvm api=11 run --kernel "$PVH" --net tap=kvminiargs0
+	one_line "/dev/kvm: KVM API version 11, kvmini needs 12"
+	if ip link show kvminiargs0 >/dev/null 2>&1; then
+		ip tuntap del dev kvminiargs0 mode tap; fail "tap kvminiargs0 left behind"
+	fi ;;
+args-bad-arg-before-kvm)
+	# Every bad argument is named before /dev/kvm is looked at, whatever
+	# state it is in: here one that would fail at once.
+	truncate -s 20M "$T/big"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/nope"; one_line "--disk: cannot open '$T/nope'"
+	fakekvm api=11 run --kernel "$PVH" --console "file:$T"; one_line "--console: cannot open '$T'"
+	fakekvm api=11 run --kernel "$PVH" --initrd "$T/big" --memory 16M; one_line "--memory: too small"
+	fakekvm api=11 run --kernel "$BZ" --cmdline "$(head -c 2048 /dev/zero | tr '\0' x)"; one_line "--cmdline: too long"
+	fakekvm api=11 run --kernel "$(type -P true)"; one_line "--kernel: ELF kernel has no PVH entry note" ;;
+
+# An unusable /dev/kvm, once every argument is good: one line, status 2.
+args-dev-kvm-not-kvm)
+	# /dev/null bind-mounted at /dev/kvm, in a private mount namespace
+	# (/dev itself a fresh tmpfs, so it works whether or not /dev/kvm exists).
+	need unshare; touch "$T/null"
+	timeout 20 unshare -m sh -c "mount --bind /dev/null '$T/null' && mount -t tmpfs none /dev &&
+		touch /dev/kvm && mount --bind '$T/null' /dev/kvm &&
+		exec '$KVMINI' run --kernel '$PVH'" </dev/null >"$out" 2>"$err"
+	st=$?; one_line "/dev/kvm: not a KVM device (KVM_GET_API_VERSION: Inappropriate ioctl for device)" ;;
+args-dev-kvm-api-11)
+	fakekvm api=11 run --kernel "$PVH"
+	one_line "/dev/kvm: KVM API version 11, kvmini needs 12" ;;
+args-dev-kvm-create-vm-eperm)
+	fakekvm create-vm=EPERM run --kernel "$PVH" --console none
+	one_line "/dev/kvm: KVM_CREATE_VM refused: Operation not permitted" ;;
+args-dev-kvm-create-vm-einval)
+	fakekvm create-vm=EINVAL run --kernel "$PVH" --console none
+	one_line "/dev/kvm: KVM_CREATE_VM refused: Invalid argument" ;;
+args-dev-kvm-no-pit2)
+	fakekvm no-cap=KVM_CAP_PIT2 run --kernel "$PVH"
+	one_line "/dev/kvm: KVM lacks KVM_CAP_PIT2, which kvmini needs for the in-kernel PIT" ;;
+args-dev-kvm-no-immediate-exit)
+	fakekvm no-cap=KVM_CAP_IMMEDIATE_EXIT,no-cap=KVM_CAP_IOEVENTFD run --kernel "$PVH"
+	one_line "/dev/kvm: KVM lacks KVM_CAP_IMMEDIATE_EXIT, which kvmini needs for stopping vCPUs" ;;
+args-dev-kvm-no-signal-msi)
+	# Needed by PCI devices (MSI-X) only: the same KVM is fine for
+	# virtio-mmio, and the run goes on to build the (fake) VM.
+	truncate -s 1M "$T/d"
+	fakekvm no-cap=KVM_CAP_SIGNAL_MSI run --kernel "$PVH" --disk "$T/d"
+	one_line "/dev/kvm: KVM lacks KVM_CAP_SIGNAL_MSI, which kvmini needs for MSI-X interrupts"
+	fakekvm no-cap=KVM_CAP_SIGNAL_MSI,create-vm=EPERM run --kernel "$PVH" --disk "$T/d,transport=mmio"
+	one_line "/dev/kvm: KVM_CREATE_VM refused" ;;
 *) echo "unknown case $case_name"; exit 1 ;;
 esac
 echo "PASS [$case_name] where=host"
