@@ -126,6 +126,10 @@ args-disk-not-writable)
 	# KVM (a VM where there is one, "no KVM" where there is none).
 	via "${NODAC[@]}" -- run --kernel "$PVH" --cmdline p --console none --disk "$T/d,readonly=on"
 	hasnt "$err" "--disk" ;;
+args-disk-unreadable)
+	need setpriv; truncate -s 1M "$T/d"; chmod 000 "$T/d"
+	via "${NODAC[@]}" -- run --kernel "$PVH" --disk "$T/d,readonly=on"
+	one_line "--disk: cannot open '$T/d': Permission denied" ;;
 args-disk-readonly-fs)
 	# The image on a read-only bind mount, in a private mount namespace.
 	need unshare; mkdir "$T/ro"; truncate -s 1M "$T/ro/d"
