@@ -115,7 +115,7 @@ static int transport_key(struct transport_config *t, const char *k, const char *
 	return 0;
 }
 
-static int disk_key(void *dev, const char *k, const char *v)
+static int disk_key(void *dev, const char *k, const char *v, const char **why)
 {
 	struct disk_config *d = dev;
 	int r = transport_key(&d->t, k, v);
@@ -152,7 +152,7 @@ static int parse_mac(const char *v, uint8_t mac[6])
 	return 0;
 }
 
-static int net_key(void *dev, const char *k, const char *v)
+static int net_key(void *dev, const char *k, const char *v, const char **why)
 {
 	struct net_config *n = dev;
 	int r = transport_key(&n->t, k, v);
@@ -160,12 +160,17 @@ static int net_key(void *dev, const char *k, const char *v)
 	if (r <= 0)
 		return r;
 	if (!strcmp(k, "tap")) {
-		if (!v[0] || strlen(v) >= sizeof(n->tap) || strchr(v, '/'))
+		if (!v[0] || strlen(v) >= sizeof(n->tap) || strchr(v, '/')) {
+			*why = "a tap name is 1 to 15 characters, without '/'";
 			return -EINVAL;
+		}
 		strcpy(n->tap, v);
 	} else if (!strcmp(k, "mac")) {
-		if (parse_mac(v, n->mac))
+		if (parse_mac(v, n->mac)) {
+			*why = "not a card's MAC address (six hex bytes XX:XX:XX:XX:XX:XX, "
+			       "the first one even: odd is multicast)";
 			return -EINVAL;
+		}
 		n->has_mac = 1;
 	} else {
 		return -EINVAL;
@@ -173,23 +178,28 @@ static int net_key(void *dev, const char *k, const char *v)
 	return 0;
 }
 
-/* Walks "key=value,key=value" (from s), handing each pair to key(). */
+/* Walks "key=value,key=value" (from s), handing each pair to key(), which
+ * may say why it refuses a value of a key it knows. */
 static int parse_keys(const char *opt, const char *s, void *dev,
-		      int (*key)(void *dev, const char *k, const char *v),
+		      int (*key)(void *dev, const char *k, const char *v, const char **why),
 		      const char *known, char *err, int errlen)
 {
 	while (s && *s) {
 		const char *comma = strchr(s, ',');
 		size_t n = comma ? (size_t)(comma - s) : strlen(s);
 		char kv[64], *eq;
+		const char *why = NULL;
 
 		if (n >= sizeof(kv))
 			return fail(err, errlen, "%s: '%.20s...' is not a valid option (%s)", opt, s, known);
 		memcpy(kv, s, n);
 		kv[n] = 0;
-		if (!(eq = strchr(kv, '=')) || (*eq = 0, key(dev, kv, eq + 1)))
+		if (!(eq = strchr(kv, '=')) || (*eq = 0, key(dev, kv, eq + 1, &why))) {
+			if (why)
+				return fail(err, errlen, "%s: '%.*s': %s", opt, (int)n, s, why);
 			return fail(err, errlen, "%s: '%.*s' is not a valid option (%s)", opt, (int)n, s,
 				    known);
+		}
 		s = comma ? comma + 1 : NULL;
 	}
 	return 0;

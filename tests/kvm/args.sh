@@ -136,8 +136,8 @@ args-disk-readonly-fs)
 	timeout 20 unshare -m sh -c "mount --bind '$T/ro' '$T/ro' && mount -o remount,bind,ro '$T/ro' &&
 		exec '$KVMINI' run --kernel '$PVH' --disk '$T/ro/d'" </dev/null >"$out" 2>"$err"
 	st=$?; one_line "--disk: cannot open '$T/ro/d' for writing: Read-only file system (add readonly=on" ;;
-args-net-tap-too-long)   bad_arg "--net" run --kernel "$PVH" --net tap=kvminitaptoolong0 ;;
-args-net-mac-junk)       bad_arg "--net" run --kernel "$PVH" --net tap=kt0,mac=02:00:00:00:00 ;;
+args-net-tap-too-long)   bad_arg "--net: 'tap=kvminitaptoolong0': a tap name is 1 to 15" run --kernel "$PVH" --net tap=kvminitaptoolong0 ;;
+args-net-mac-junk)       bad_arg "--net: 'mac=02:00:00:00:00': not a card's MAC" run --kernel "$PVH" --net tap=kt0,mac=02:00:00:00:00 ;;
 args-net-no-tun)
 	# No /dev/net/tun (the tun module not loaded): hidden in a private mount namespace.
 	need unshare

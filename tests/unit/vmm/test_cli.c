@@ -329,6 +329,16 @@ static void bad_nets(void **state)
 		REJECT("--net:", "run", "--kernel", "k", "--net", (char *)v[i]);
 	REJECT("--net:", "run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
 	       "--net", "tap=c", "--net", "tap=d", "--net", "tap=e");
+	/* A bad tap name or MAC is named for what is wrong with it. */
+	REJECT("--net: 'tap=waytoolongname123': a tap name is 1 to 15 characters",
+	       "run", "--kernel", "k", "--net", "tap=waytoolongname123");
+	REJECT("--net: 'tap=a/b': a tap name", "run", "--kernel", "k", "--net", "tap=a/b");
+	REJECT("--net: 'mac=01:00:00:00:00:01': not a card's MAC address",
+	       "run", "--kernel", "k", "--net", "tap=t,mac=01:00:00:00:00:01");
+	REJECT("--net: 'mac=02:00:00:00:00': not a card's MAC address",
+	       "run", "--kernel", "k", "--net", "tap=t,mac=02:00:00:00:00");
+	REJECT("--net: 'color=red' is not a valid option (tap=NAME",
+	       "run", "--kernel", "k", "--net", "tap=t,color=red");
 }
 
 static void first_error_and_truncation(void **state)
