@@ -280,13 +280,11 @@ int blk_aio_open(struct blk_aio **out, enum blk_aio_kind kind, struct blk_file *
 	a->f = f;
 	a->depth = depth;
 	a->efd = -1;
-	if (kind != BLK_AIO_SYNC) {
-		a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (a->efd < 0) {
-			r = -errno;
-			free(a);
-			return r;
-		}
+	a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->efd < 0) {
+		r = -errno;
+		free(a);
+		return r;
 	}
 	switch (kind) {
 	case BLK_AIO_SYNC:
@@ -331,6 +329,7 @@ int blk_aio_submit(struct blk_aio *a, struct blk_aio_req *r)
 	case BLK_AIO_SYNC:
 		r->result = blk_aio_exec(a->f, r);
 		list_push(&a->sync_head, &a->sync_tail, r);
+		signal_efd(a->efd);
 		return 0;
 	case BLK_AIO_THREADS:
 		blk_aio_pool_submit(&a->pool, r);

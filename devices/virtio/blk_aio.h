@@ -84,9 +84,10 @@ void blk_aio_kick(struct blk_aio *a);
 /* Up to max completed requests into done[]; with wait, blocks until at
  * least one completes if any is in flight. Returns the count. */
 int blk_aio_reap(struct blk_aio *a, struct blk_aio_req **done, int max, bool wait);
-/* Readable (an eventfd) while completions wait to be reaped; -1 for sync,
- * whose completions are ready when submit returns. Reading it is the
- * caller's job (it only wakes; reap finds the requests). */
+/* Readable (an eventfd) once completions wait to be reaped (sync: as soon
+ * as submit returns), so a caller that stopped early (a bounded pass) is
+ * woken to carry on. Reading it is the caller's job: it only wakes; reap
+ * finds the requests, and may find them before the wake-up. */
 int blk_aio_fd(const struct blk_aio *a);
 unsigned blk_aio_inflight(const struct blk_aio *a);
 enum blk_aio_kind blk_aio_kind_of(const struct blk_aio *a);

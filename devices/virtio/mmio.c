@@ -47,7 +47,7 @@ static struct virtq *sel_vq(struct virtio_mmio *m)
 {
 	struct virtio_dev *d = m->dev;
 
-	if (m->queue_sel >= d->ops->num_queues || m->queue_sel >= VIRTIO_MAX_QUEUES)
+	if (m->queue_sel >= d->num_queues)
 		return NULL;
 	return &d->vq[m->queue_sel];
 }
@@ -84,7 +84,7 @@ static void mmio_started(struct virtio_dev *d)
 
 	if (!h || !h->attach)
 		return;
-	for (uint16_t q = 0; q < d->ops->num_queues && q < VIRTIO_MAX_QUEUES; q++) {
+	for (uint16_t q = 0; q < d->num_queues; q++) {
 		if (!d->vq[q].ready || (m->attached & (1u << q)))
 			continue;
 		if (h->attach(h->opaque, d, q, m->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, false, q) == 0)
@@ -373,7 +373,7 @@ static uint32_t queue_notify(struct virtio_mmio *m, uint32_t value)
 {
 	struct virtio_dev *d = m->dev;
 
-	if (value >= d->ops->num_queues || value >= VIRTIO_MAX_QUEUES) {
+	if (value >= d->num_queues) {
 		mmio_log(m, "QueueNotify for queue %" PRIu32 " out of range ignored", value);
 		return NO_NOTIFY;
 	}

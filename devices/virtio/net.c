@@ -525,7 +525,7 @@ static void net_queue_notify(struct virtio_dev *d, uint16_t qi)
 	struct virtio_net *n = to_net(d);
 
 	pthread_mutex_lock(&d->lock);
-	if (!live(d) || qi >= d->ops->num_queues || !d->vq[qi].ready)
+	if (!live(d) || qi >= d->num_queues || !d->vq[qi].ready)
 		goto out;
 	switch (qi) {
 	case VIRTIO_NET_RXQ:      /* new receive buffers */

@@ -31,7 +31,7 @@ void vp_put_le(uint8_t *b, uint32_t len, uint64_t v)
 
 static uint16_t nqueues(const struct virtio_dev *d)
 {
-	return d->ops->num_queues < VIRTIO_MAX_QUEUES ? d->ops->num_queues : VIRTIO_MAX_QUEUES;
+	return d->num_queues;
 }
 
 struct virtq *vp_vq_of(struct virtio_pci *p, uint32_t q)

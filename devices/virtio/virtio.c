@@ -160,7 +160,23 @@ void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, voi
 		d->vq[i].index = (uint16_t)i;
 		d->vq[i].num_max = i < nq ? (uint16_t)qmax : 0;   /* 0: queue absent */
 	}
+	d->num_queues = (uint16_t)nq;
 	reset_state(d, platform_default(d));
+}
+
+void virtio_dev_set_num_queues(struct virtio_dev *d, uint16_t n)
+{
+	uint16_t qmax = d->ops->queue_max_size < VIRTQ_MAX_SIZE ? d->ops->queue_max_size
+								 : VIRTQ_MAX_SIZE;
+	if (n < 1)
+		n = 1;
+	if (n > VIRTIO_MAX_QUEUES)
+		n = VIRTIO_MAX_QUEUES;
+	d->num_queues = n;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		d->vq[i].num_max = i < n ? qmax : 0;
+		virtq_reset(&d->vq[i]);
+	}
 }
 
 void virtio_dev_destroy(struct virtio_dev *d)
@@ -213,7 +229,7 @@ static void driver_ok(struct virtio_dev *d)
 		virtio_set_needs_reset(d);
 		return;
 	}
-	for (unsigned i = 0; i < d->ops->num_queues && i < VIRTIO_MAX_QUEUES; i++) {
+	for (unsigned i = 0; i < d->num_queues; i++) {
 		struct virtq *q = &d->vq[i];
 		int rc;
 

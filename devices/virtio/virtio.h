@@ -33,7 +33,9 @@
 #define VIRTIO_STATUS_NEEDS_RESET    0x40
 #define VIRTIO_STATUS_FAILED         0x80
 
-#define VIRTIO_MAX_QUEUES 8
+/* Queues one device may have: 16 request queues of a multi-queue disk, or
+ * net's RX/TX pairs and control queue, with room. */
+#define VIRTIO_MAX_QUEUES 32
 
 enum virtio_endian { VIRTIO_ENDIAN_LITTLE = 0, VIRTIO_ENDIAN_BIG = 1 };
 
@@ -53,7 +55,7 @@ struct virtio_platform {
 struct virtio_dev_ops {
 	const char *name;
 	uint32_t device_id;                  /* virtio 1.2 §5: 2 = block, 1 = net */
-	uint16_t num_queues;
+	uint16_t num_queues;                 /* the default; see virtio_dev_set_num_queues */
 	uint16_t queue_max_size;             /* power of two */
 	uint32_t config_size;
 	/* Config space access at offset off (off+len <= config_size checked by
@@ -113,6 +115,7 @@ struct virtio_dev {
 	uint32_t isr;                        /* bit 0 used buffer, bit 1 config change */
 	bool legacy;                         /* set by the transport: legacy interface in use */
 	enum virtio_endian device_endian;    /* sampled at reset; see virtio_is_big_endian */
+	uint16_t num_queues;                 /* queues this device has (<= VIRTIO_MAX_QUEUES) */
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 };
 
@@ -124,6 +127,10 @@ void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, voi
 		     uint64_t host_features, struct guest_mem *mem,
 		     const struct virtio_platform *platform);
 void virtio_dev_destroy(struct virtio_dev *d);
+/* A device whose queue count is chosen per instance (a multi-queue disk)
+ * sets it right after virtio_dev_init, before a transport is attached.
+ * n is clamped to 1..VIRTIO_MAX_QUEUES. */
+void virtio_dev_set_num_queues(struct virtio_dev *d, uint16_t n);
 
 /* ---- called by transports, with d->lock held ---- */
 

@@ -11,7 +11,7 @@
 
 struct virtq_ops {
 	int (*pop)(struct virtq *q, struct virtq_elem *e);
-	void (*fill)(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
+	void (*fill)(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
 	void (*flush)(struct virtq *q, uint16_t count);
 	bool (*should_notify)(struct virtq *q);
 	void (*enable_notify)(struct virtq *q, bool enable);
@@ -80,9 +80,16 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 
 void virtq_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i)
 {
+	struct virtq_token t = virtq_token_of(e);
+
+	virtq_fill_token(q, &t, len, i);
+}
+
+void virtq_fill_token(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i)
+{
 	switch (q->layout) {
 	case VIRTQ_SPLIT:
-		virtq_ops[VIRTQ_SPLIT].fill(q, e, len, i);
+		virtq_ops[VIRTQ_SPLIT].fill(q, t, len, i);
 		return;
 	case VIRTQ_PACKED:
 		break;

@@ -27,6 +27,19 @@ struct virtq_elem {
 	struct iovec iov[VIRTQ_MAX_SEGS];   /* [0, nout) out, [nout, nout+nin) in */
 };
 
+/* What handing a chain back needs, kept while a request is in flight so the
+ * (large) element can be reused at once. */
+struct virtq_token {
+	uint16_t head;
+	uint16_t ndescs;
+	uint32_t in_len;              /* the chain's writable bytes: the most len may claim */
+};
+
+static inline struct virtq_token virtq_token_of(const struct virtq_elem *e)
+{
+	return (struct virtq_token){ e->head, e->ndescs, (uint32_t)e->in_len };
+}
+
 struct virtq {
 	struct virtio_dev *dev;
 	uint16_t index;
@@ -68,6 +81,8 @@ void virtq_push(struct virtq *q, const struct virtq_elem *e, uint32_t len);
  * once, so the driver never sees part of the batch. */
 void virtq_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
 void virtq_flush(struct virtq *q, uint16_t count);
+/* fill for a chain popped earlier (asynchronous completion). */
+void virtq_fill_token(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
 /* After one or more pushes: must the driver be interrupted? (§2.7.10 with
  * EVENT_IDX, else the NO_INTERRUPT flag.) Updates bookkeeping. */
 bool virtq_should_notify(struct virtq *q);
@@ -79,7 +94,7 @@ bool virtq_has_work(struct virtq *q);
 /* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
 int virtq_split_start(struct virtq *q);
 int virtq_split_pop(struct virtq *q, struct virtq_elem *e);
-void virtq_split_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i);
+void virtq_split_fill(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
 void virtq_split_flush(struct virtq *q, uint16_t count);
 bool virtq_split_should_notify(struct virtq *q);
 void virtq_split_enable_notify(struct virtq *q, bool enable);

@@ -247,17 +247,17 @@ int virtq_split_pop(struct virtq *q, struct virtq_elem *e)
 
 /* ---- push and notifications ---- */
 
-void virtq_split_fill(struct virtq *q, const struct virtq_elem *e, uint32_t len, uint16_t i)
+void virtq_split_fill(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i)
 {
 	uint8_t *el;
 
 	if (!q->used)
 		return;
 	/* §2.7.8.2: never claim more than the writable part. */
-	if (len > e->in_len)
-		len = (uint32_t)e->in_len;
+	if (len > t->in_len)
+		len = t->in_len;
 	el = (uint8_t *)q->used + USED_RING + USED_ELEM * ((uint16_t)(q->used_idx + i) & (q->num - 1u));
-	virtio_put32(q->dev, el, e->head);
+	virtio_put32(q->dev, el, t->head);
 	virtio_put32(q->dev, el + 4, len);
 }
 
