@@ -8,17 +8,21 @@
 
 #include <stddef.h>
 
+#include "virtio/blk_aio.h"
 #include "virtio/blk_file.h"
 #include "virtio/net_tap.h"
 #include "vmm/cli.h"
 
 struct backends {
 	struct blk_file disks[CLI_MAX_DISKS];   /* cfg->disks[i] */
+	enum blk_aio_kind disk_aio[CLI_MAX_DISKS];   /* its engine, resolved (never AUTO) */
 	struct net_tap taps[CLI_MAX_NETS];      /* cfg->nets[i] */
 	int ndisks, nnets;                      /* how many are open */
 };
 
-/* Opens every disk, then every tap. 0, or -errno with one line in err
+/* Opens every disk and settles its block engine (aio=io_uring refused here
+ * is an error; the default falls back to threads, said once), then every
+ * tap. 0, or -errno with one line in err
  * naming the option, and nothing left open. */
 int backends_open(struct backends *b, const struct vm_config *cfg, char *err, size_t errlen);
 void backends_close(struct backends *b);

@@ -24,13 +24,19 @@ const char cli_usage[] =
 	"  --console KIND         stdio (default), file:PATH, or none\n"
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
-	"  --disk PATH[,readonly=on][,cache=none|writeback][,TRANSPORT]\n"
-	"                         a raw disk image as a virtio-blk device (repeatable)\n"
+	"  --disk PATH[,readonly=on][,cache=none|writeback][,aio=ENGINE][,queues=N]\n"
+	"             [,iothread=K][,TRANSPORT]\n"
+	"                         a raw disk image as a virtio-blk device (repeatable);\n"
+	"                         ENGINE: io_uring, threads or sync (default: io_uring\n"
+	"                         where allowed, else threads); queues: 1-16 (default:\n"
+	"                         one per vCPU); iothread: 0..N-1 of --iothreads\n"
 	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,TRANSPORT]\n"
 	"                         a virtio-net card on a tap device (repeatable)\n"
 	"      TRANSPORT: transport=pci (default) with legacy=on (transitional, default)\n"
 	"                 or legacy=off (modern only); or transport=mmio with version=2\n"
 	"                 (modern, default) or version=1 (legacy)\n"
+	"  --iothreads N          I/O threads serving disk queues, 1-16 (default 1);\n"
+	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
 	"\n"
 	"Exit status: 0 guest powered off, 2 kvmini error, 3 guest reboot,\n"
@@ -119,6 +125,7 @@ static int disk_key(void *dev, const char *k, const char *v, const char **why)
 {
 	struct disk_config *d = dev;
 	int r = transport_key(&d->t, k, v);
+	long n;
 
 	if (r <= 0)
 		return r;
@@ -128,9 +135,28 @@ static int disk_key(void *dev, const char *k, const char *v, const char **why)
 		d->cache = DISK_CACHE_NONE;
 	else if (!strcmp(k, "cache") && !strcmp(v, "writeback"))
 		d->cache = DISK_CACHE_WRITEBACK;
+	else if (!strcmp(k, "aio") && !strcmp(v, "io_uring"))
+		d->aio = DISK_AIO_IO_URING;
+	else if (!strcmp(k, "aio") && !strcmp(v, "threads"))
+		d->aio = DISK_AIO_THREADS;
+	else if (!strcmp(k, "aio") && !strcmp(v, "sync"))
+		d->aio = DISK_AIO_SYNC;
+	else if (!strcmp(k, "aio") && !strcmp(v, "auto"))
+		d->aio = DISK_AIO_AUTO;
+	else if (!strcmp(k, "queues") && !parse_int(v, 1, CLI_MAX_DISK_QUEUES, &n))
+		d->queues = (int)n;
+	else if (!strcmp(k, "iothread") && !parse_int(v, 0, CLI_MAX_IOTHREADS - 1, &n))
+		d->iothread = (int)n;
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int cli_disk_queues(const struct vm_config *cfg, const struct disk_config *d)
+{
+	if (d->queues)
+		return d->queues;
+	return cfg->ncpus < CLI_MAX_DISK_QUEUES ? cfg->ncpus : CLI_MAX_DISK_QUEUES;
 }
 
 static int parse_mac(const char *v, uint8_t mac[6])
@@ -218,13 +244,14 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	const char *comma = strchr(v, ',');
 	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
 
-	*d = (struct disk_config){ .t = default_transport };
+	*d = (struct disk_config){ .t = default_transport, .iothread = -1 };
 	if (!plen || plen >= sizeof(d->path))
 		return fail(err, errlen, "--disk: '%s' has no usable path", v);
 	memcpy(d->path, v, plen);
 	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
 			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
-			   "cache=none|writeback", err, errlen);
+			   "cache=none|writeback, aio=io_uring|threads|sync, queues=1-16, "
+			   "iothread=0-15", err, errlen);
 	if (r)
 		return r;
 	cfg->ndisks++;
@@ -277,6 +304,11 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 	} else if (!strcmp(name, "--timeout")) {
 		if (parse_timeout(v, &cfg->timeout_s))
 			return fail(err, errlen, "--timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--iothreads")) {
+		if (parse_int(v, 1, CLI_MAX_IOTHREADS, &n))
+			return fail(err, errlen, "--iothreads: '%s' is not a number from 1 to %d", v,
+				    CLI_MAX_IOTHREADS);
+		cfg->iothreads = (int)n;
 	} else if (!strcmp(name, "--disk")) {
 		return parse_disk(cfg, v, err, errlen);
 	} else if (!strcmp(name, "--net")) {
@@ -301,7 +333,8 @@ static int is_help(const char *a)
 
 int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errlen)
 {
-	*cfg = (struct vm_config){ .mem_size = CLI_DEFAULT_MEM, .ncpus = 1, .cmdline = "console=ttyS0" };
+	*cfg = (struct vm_config){ .mem_size = CLI_DEFAULT_MEM, .ncpus = 1, .cmdline = "console=ttyS0",
+				   .iothreads = 1 };
 	err[0] = 0;
 
 	if (argc < 2)
@@ -346,5 +379,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 	}
 	if (!cfg->kernel)
 		return fail(err, errlen, "--kernel: missing (the kernel to boot is required)");
+	for (int i = 0; i < cfg->ndisks; i++)
+		if (cfg->disks[i].iothread >= cfg->iothreads)
+			return fail(err, errlen, "--disk: iothread=%d, but there %s only %d I/O "
+				    "thread%s (--iothreads)", cfg->disks[i].iothread,
+				    cfg->iothreads == 1 ? "is" : "are", cfg->iothreads,
+				    cfg->iothreads == 1 ? "" : "s");
 	return CLI_RUN;
 }

@@ -9,6 +9,9 @@
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum disk_transport { TRANSPORT_MMIO, TRANSPORT_PCI };
 enum disk_cache { DISK_CACHE_WRITEBACK, DISK_CACHE_NONE };
+/* The block engine (devices/virtio/blk_aio.h): auto = io_uring where the
+ * kernel allows it, else threads. */
+enum disk_aio { DISK_AIO_AUTO, DISK_AIO_IO_URING, DISK_AIO_THREADS, DISK_AIO_SYNC };
 
 /* Where a virtio device sits: shared by --disk and --net. */
 struct transport_config {
@@ -21,8 +24,14 @@ struct disk_config {
 	char path[4096];
 	int readonly;
 	enum disk_cache cache;
+	enum disk_aio aio;
+	int queues;                /* request queues; 0: one per vCPU (at most 16) */
+	int iothread;              /* serve all queues on this I/O thread; -1: spread */
 	struct transport_config t;
 };
+
+#define CLI_MAX_DISK_QUEUES 16
+#define CLI_MAX_IOTHREADS 16
 
 struct net_config {
 	char tap[16];              /* IFNAMSIZ */
@@ -50,7 +59,11 @@ struct vm_config {
 	struct net_config nets[CLI_MAX_NETS];
 	int nnets;
 	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
+	int iothreads;             /* I/O threads for disks (network cards get their own) */
 };
+
+/* The queue count a disk gets: queues=, or one per vCPU up to 16. */
+int cli_disk_queues(const struct vm_config *cfg, const struct disk_config *d);
 
 enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION };
 

@@ -89,6 +89,10 @@ struct pci_dev_ops {
 	void (*cfg_read)(struct pci_dev *p, uint32_t off, uint32_t len);
 	/* After a config write of [off, off+len) has been applied. */
 	void (*cfg_write)(struct pci_dev *p, uint32_t off, uint32_t len);
+	/* After a config write, once the host bridge's lock is dropped: work
+	 * the write started that must not hold up every other config access
+	 * (a queue kick through virtio's PCI_CFG window). */
+	void (*after_cfg_write)(struct pci_dev *p);
 	/* A BAR started or stopped decoding, or moved while decoding (guest
 	 * programming of the BAR or of the command register). new_addr is the
 	 * programmed address; old_addr the one decoded before, PCI_BAR_UNMAPPED

@@ -92,6 +92,9 @@ static void cfg_access(struct pci_host *h, uint32_t bus, uint32_t dev, uint32_t 
 	else if (p)
 		put_le(data, len, pci_cfg_read(p, reg, len));
 	pthread_rwlock_unlock(&h->lock);
+	/* Functions are never removed while the VM runs: p stays valid. */
+	if (p && is_write && p->ops && p->ops->after_cfg_write)
+		p->ops->after_cfg_write(p);
 }
 
 /* ---- 0xCF8 / 0xCFC ---- */

@@ -1,29 +1,25 @@
-/* virtio-blk (virtio 1.2 §5.2). Requests are served synchronously on the
- * thread that delivers the queue notification (the iothread, or the vCPU
- * without ioeventfd), under the device lock.
+/* virtio-blk (virtio 1.2 §5.2): the device, its config space and its
+ * queues. A request is popped, parsed (blk_req.c) and handed to the queue's
+ * block engine at once, up to the queue's size in flight; completions are
+ * reaped in batches, published together, and the driver interrupted once
+ * per batch under EVENT_IDX rules. The device lock covers only ring and
+ * slot bookkeeping, never the I/O itself (except with aio=sync, whose
+ * point is doing the I/O right there).
  *
- * Every request field is guest input: the header is gathered by copying
- * (it may straddle descriptors), sector ranges are checked against the
- * capacity without overflow before any host I/O, and discard/write-zeroes
- * segments are all validated before the first one is executed. */
-#include "virtio/blk.h"
-
-#include "iov.h"
+ * Reset with requests in flight: the reset (under the device lock) waits
+ * for the engines to finish them and drops the results, so no guest memory
+ * is written after the reset returns, and no used entry ever appears. */
+#include "virtio/blk_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SECTOR_SHIFT 9
-#define HDR_SIZE 16u     /* le32 type, le32 reserved (ioprio), le64 sector */
-#define DWZ_SIZE 16u     /* le64 sector, le32 num_sectors, le32 flags */
-
-/* The outcome of one request: the status byte and the bytes written into the
- * driver's buffers before it. */
-struct blk_result {
-	uint8_t status;
-	uint32_t written;
-};
+/* Requests taken from a queue per pass before letting others run: the
+ * engine wakes the queue's fd for every one of them, so the pass resumes. */
+#define POP_BUDGET 64
+#define REAP_BATCH 64
 
 static struct virtio_blk *to_blk(struct virtio_dev *d)
 {
@@ -65,7 +61,7 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	/* The truth (a volatile cache needing FLUSH); meaningful to the
 	 * driver only with CONFIG_WCE, which we do not offer. */
 	cfg[VIRTIO_BLK_CFG_WRITEBACK] = 1;
-	virtio_put16(d, cfg + VIRTIO_BLK_CFG_NUM_QUEUES, 1);
+	virtio_put16(d, cfg + VIRTIO_BLK_CFG_NUM_QUEUES, d->num_queues);
 	if (f->can_discard) {
 		virtio_put32(d, cfg + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DWZ_SECTORS);
 		virtio_put32(d, cfg + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DWZ_SEG);
@@ -85,259 +81,269 @@ static void blk_config_write(struct virtio_dev *d, uint32_t off, const uint8_t *
 {
 }
 
-static int blk_activate(struct virtio_dev *d)
+/* ---- slots ---- */
+
+static void free_slots(struct virtio_blk_queue *q)
 {
+	for (uint16_t i = 0; i < q->nslots; i++) {
+		blk_req_release(&q->slots[i]);
+		if (q->slots[i].iov_cap > BLK_INLINE_IOVS)
+			free(q->slots[i].iov);
+	}
+	free(q->slots);
+	q->slots = NULL;
+	q->nslots = 0;
+	q->free = NULL;
+	q->busy = 0;
+}
+
+/* One slot per descriptor-ring entry: a queue can never have more
+ * requests in flight than that. Sized by the driver's queue size. */
+static int alloc_slots(struct virtio_blk_queue *q, uint16_t n)
+{
+	free_slots(q);
+	q->slots = calloc(n, sizeof(*q->slots));
+	if (!q->slots)
+		return -ENOMEM;
+	q->nslots = n;
+	for (uint16_t i = n; i-- > 0;) {
+		q->slots[i].q = q;
+		q->slots[i].next_free = q->free;
+		q->free = &q->slots[i];
+	}
 	return 0;
 }
 
-static void blk_reset(struct virtio_dev *d)
+static struct blk_req *get_slot(struct virtio_blk_queue *q)
 {
-	/* Requests complete synchronously: nothing is in flight. */
-}
-
-/* ---- iovec helpers ---- */
-
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	return (uint64_t)le32_at(p) | (uint64_t)le32_at(p + 4) << 32;
-}
-
-/* [sector, sector + nsec) inside the disk, written so nothing can wrap:
- * sector * 512 is only computed once sector <= capacity. */
-static bool sectors_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nsec)
-{
-	uint64_t cap = capacity_sectors(b);
-	return sector <= cap && nsec <= cap - sector;
-}
-
-/* ---- requests (§5.2.6) ---- */
-
-/* IN / OUT: the data is the in-segments minus the status byte, or the
- * out-segments after the header. */
-static struct blk_result blk_rw(struct virtio_blk *b, const struct virtq_elem *e, bool write,
-				uint64_t sector)
-{
-	struct virtio_dev *d = &b->vdev;
-	uint64_t len = write ? e->out_len - HDR_SIZE : e->in_len - 1;
-	int n;
-	ssize_t r;
-
-	/* §5.2.6.1: data is a multiple of 512 bytes */
-	if (len % VIRTIO_BLK_SECTOR_SIZE) {
-		virtio_warn(d, "%s of %llu bytes: not a multiple of 512", write ? "write" : "read",
-			    (unsigned long long)len);
-		return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
+	struct blk_req *r = q->free;
+	if (r) {
+		q->free = r->next_free;
+		q->busy++;
 	}
-	/* §5.2.6.1: "A driver MUST NOT submit a request which would cause a
-	 * read or write beyond capacity." */
-	if (!sectors_ok(b, sector, len >> SECTOR_SHIFT)) {
-		virtio_warn(d, "%s of sectors [%llu,+%llu) beyond capacity %llu",
-			    write ? "write" : "read", (unsigned long long)sector,
-			    (unsigned long long)(len >> SECTOR_SHIFT),
-			    (unsigned long long)capacity_sectors(b));
-		return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
-	}
-	if (write)
-		n = iov_slice(b->data_iov, e->iov, e->nout, HDR_SIZE, len);
-	else
-		n = iov_slice(b->data_iov, e->iov + e->nout, e->nin, 0, len);
-	if (write)
-		r = blk_file_pwritev(b->backend, b->data_iov, n, sector << SECTOR_SHIFT);
-	else
-		r = blk_file_preadv(b->backend, b->data_iov, n, sector << SECTOR_SHIFT);
-	if (r < 0) {
-		virtio_warn(d, "%s at sector %llu: %s", write ? "write" : "read",
-			    (unsigned long long)sector, strerror((int)-r));
-		return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
-	}
-	if (write) {
-		b->stats.writes++;
-		b->stats.write_bytes += len;
-		return (struct blk_result){ VIRTIO_BLK_S_OK, 0 };
-	}
-	b->stats.reads++;
-	b->stats.read_bytes += len;
-	return (struct blk_result){ VIRTIO_BLK_S_OK, (uint32_t)len };
+	return r;
 }
 
-/* GET_ID: the serial, NUL-padded to 20 bytes, no terminator if 20 long. */
-static struct blk_result blk_get_id(struct virtio_blk *b, const struct virtq_elem *e)
+static void put_slot(struct virtio_blk_queue *q, struct blk_req *r)
 {
-	uint8_t id[VIRTIO_BLK_ID_BYTES] = { 0 };
-	uint64_t len = e->in_len - 1;
+	blk_req_release(r);
+	r->next_free = q->free;
+	q->free = r;
+	q->busy--;
+}
+
+/* ---- the queues ---- */
+
+static bool live(const struct virtio_dev *d)
+{
+	return (d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* Answers r: status byte, used element i of the batch. */
+static void answer(struct virtio_blk_queue *q, struct blk_req *r, uint8_t status, uint16_t i)
+{
+	struct virtio_blk *b = q->blk;
+
+	if (status == VIRTIO_BLK_S_IOERR)
+		b->stats.ioerr++;
+	else if (status == VIRTIO_BLK_S_UNSUPP)
+		b->stats.unsupp++;
+	*r->status = status;
+	/* used length: the data written, and the status byte (§5.2.6) */
+	uint32_t used = (status == VIRTIO_BLK_S_OK ? r->data_len : 0) + 1;
+	virtq_fill_token(&b->vdev.vq[q->index], &r->tok, used, i);
+	put_slot(q, r);
+}
+
+/* Is this engine result good enough to go on to the next segment? A
+ * discard that cannot deallocate counts as done (§5.2.6.2: MAY). */
+static bool segment_ok(const struct blk_req *r)
+{
+	int64_t res = r->aio.result;
+	return res >= 0 || (r->type == VIRTIO_BLK_T_DISCARD && (res == -EOPNOTSUPP || res == -ENOSYS));
+}
+
+/* Everything the engine finished: answered and published in batches, one
+ * interrupt decision per batch. */
+static void complete_ready(struct virtio_blk_queue *q)
+{
+	struct virtio_blk *b = q->blk;
+	struct virtq *vq = &b->vdev.vq[q->index];
+	struct blk_aio_req *done[REAP_BATCH];
+	bool resubmitted = false;
 	int n;
 
-	memcpy(id, b->serial, strnlen(b->serial, sizeof(id)));
-	if (len > sizeof(id))
-		len = sizeof(id);
-	n = iov_slice(b->data_iov, e->iov + e->nout, e->nin, 0, len);
-	for (int i = 0, pos = 0; i < n; pos += (int)b->data_iov[i].iov_len, i++)
-		memcpy(b->data_iov[i].iov_base, id + pos, b->data_iov[i].iov_len);
-	b->stats.get_ids++;
-	return (struct blk_result){ VIRTIO_BLK_S_OK, (uint32_t)len };
-}
-
-struct dwz_seg {
-	uint64_t sector;
-	uint32_t num, flags;
-};
-
-/* DISCARD / WRITE_ZEROES. The segments are le64/le32 in every mode: the
- * spec declares them le (§5.2.6) and Linux fills them with cpu_to_le*,
- * legacy or not (as QEMU reads them). All are checked before any is run. */
-static struct blk_result blk_discard_wz(struct virtio_blk *b, const struct virtq_elem *e,
-					bool wz)
-{
-	struct virtio_dev *d = &b->vdev;
-	const char *what = wz ? "write-zeroes" : "discard";
-	uint64_t len = e->out_len - HDR_SIZE, nseg = len / DWZ_SIZE;
-	uint8_t raw[DWZ_SIZE];
-	struct dwz_seg seg;
-
-	if (len == 0 || len % DWZ_SIZE || nseg > VIRTIO_BLK_MAX_DWZ_SEG) {
-		virtio_warn(d, "%s with %llu bytes of segments", what, (unsigned long long)len);
-		return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint64_t i = 0; i < nseg; i++) {
-			iov_to_buf(e->iov, e->nout, HDR_SIZE + i * DWZ_SIZE, raw, DWZ_SIZE);
-			seg = (struct dwz_seg){ le64_at(raw), le32_at(raw + 8), le32_at(raw + 12) };
-			if (pass == 0) {
-				/* §5.2.6.2: unknown flags, or UNMAP on a discard:
-				 * UNSUPP. */
-				uint32_t allowed = wz ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
-				if (seg.flags & ~allowed)
-					return (struct blk_result){ VIRTIO_BLK_S_UNSUPP, 0 };
-				if (seg.num > VIRTIO_BLK_MAX_DWZ_SECTORS ||
-				    !sectors_ok(b, seg.sector, seg.num)) {
-					virtio_warn(d, "%s of sectors [%llu,+%u) refused", what,
-						    (unsigned long long)seg.sector, seg.num);
-					return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
+	while ((n = blk_aio_reap(q->aio, done, REAP_BATCH, false)) > 0) {
+		uint16_t filled = 0;
+		for (int i = 0; i < n; i++) {
+			struct blk_req *r = (struct blk_req *)done[i];   /* aio is first */
+			if (segment_ok(r) && blk_req_next_seg(b, r)) {
+				if (blk_aio_submit(q->aio, &r->aio) == 0) {
+					resubmitted = true;
+					continue;
 				}
+				r->aio.result = -EIO;
+			}
+			answer(q, r, blk_req_finish(b, r), filled++);
+		}
+		if (filled) {
+			virtq_flush(vq, filled);
+			virtio_queue_notify_driver(&b->vdev, q->index);
+		}
+	}
+	if (resubmitted)
+		blk_aio_kick(q->aio);
+}
+
+/* Takes requests off the ring while there are slots (and budget), answers
+ * the ones that need no I/O at once, and sends the rest to the engine in one
+ * batch. Kicks are off while draining (§2.7.10) and the ring is looked at
+ * again after turning them back on, so nothing added meanwhile is left for
+ * a kick that will not come. While every slot is busy kicks stay off:
+ * completions free slots and bring us back here. */
+static void pop_and_submit(struct virtio_blk_queue *q)
+{
+	struct virtio_blk *b = q->blk;
+	struct virtio_dev *d = &b->vdev;
+	struct virtq *vq = &d->vq[q->index];
+	unsigned budget = POP_BUDGET, sent = 0;
+	uint16_t answered = 0;
+
+	if (!live(d) || !vq->ready || !q->slots)
+		return;
+	virtq_enable_notify(vq, false);
+	for (;;) {
+		struct blk_req *r;
+		int rc = 0;
+		uint8_t st = VIRTIO_BLK_S_IOERR;
+
+		while (budget && q->free && (rc = virtq_pop(vq, b->elem)) > 0) {
+			r = get_slot(q);
+			r->tok = virtq_token_of(b->elem);
+			int p = blk_req_parse(b, r, b->elem, &st);
+			if (p == BLK_PARSE_SUBMIT && blk_aio_submit(q->aio, &r->aio) == 0) {
+				sent++;
+				budget--;
 				continue;
 			}
-			uint64_t off = seg.sector << SECTOR_SHIFT, n = (uint64_t)seg.num << SECTOR_SHIFT;
-			int r = wz ? blk_file_write_zeroes(b->backend, off, n,
-					seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-				   : blk_file_discard(b->backend, off, n);
-			/* §5.2.6.2: a discard MAY deallocate: a file system
-			 * that cannot is no error. */
-			if (!wz && (r == -EOPNOTSUPP || r == -ENOSYS))
-				r = 0;
-			if (r) {
-				virtio_warn(d, "%s at sector %llu: %s", what,
-					    (unsigned long long)seg.sector, strerror(-r));
-				return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
+			if (p < 0) {          /* framing error: dropped unanswered */
+				put_slot(q, r);
+				rc = -EINVAL;
+				break;
+			}
+			answer(q, r, p == BLK_PARSE_DONE ? st : VIRTIO_BLK_S_IOERR, answered++);
+			if (answered == REAP_BATCH) {
+				virtq_flush(vq, answered);
+				answered = 0;
 			}
 		}
-	}
-	if (wz)
-		b->stats.write_zeroes++;
-	else
-		b->stats.discards++;
-	return (struct blk_result){ VIRTIO_BLK_S_OK, 0 };
-}
-
-static struct blk_result blk_dispatch(struct virtio_blk *b, const struct virtq_elem *e,
-				      uint32_t type, uint64_t sector)
-{
-	struct virtio_dev *d = &b->vdev;
-	bool ro = b->backend->readonly;
-
-	switch (type) {
-	case VIRTIO_BLK_T_IN:
-		return blk_rw(b, e, false, sector);
-	case VIRTIO_BLK_T_OUT:
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		/* §5.2.6.2: with RO offered, a write gets IOERR and writes
-		 * nothing. */
-		if (ro)
-			return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
-		if (type == VIRTIO_BLK_T_OUT)
-			return blk_rw(b, e, true, sector);
-		if (!virtio_has_feature(d, type == VIRTIO_BLK_T_DISCARD ? VIRTIO_BLK_F_DISCARD
-									: VIRTIO_BLK_F_WRITE_ZEROES))
+		if (rc < 0) {
+			b->stats.malformed++;
+			virtio_set_needs_reset(d);
 			break;
-		return blk_discard_wz(b, e, type == VIRTIO_BLK_T_WRITE_ZEROES);
-	case VIRTIO_BLK_T_FLUSH_OUT:
-		if (!d->legacy)
-			break;
-		/* fall through */
-	case VIRTIO_BLK_T_FLUSH:
-		b->stats.flushes++;
-		if (blk_file_flush(b->backend)) {
-			virtio_warn(d, "flush failed");
-			return (struct blk_result){ VIRTIO_BLK_S_IOERR, 0 };
 		}
-		return (struct blk_result){ VIRTIO_BLK_S_OK, 0 };
-	case VIRTIO_BLK_T_GET_ID:
-		return blk_get_id(b, e);
+		if (!q->free || !budget)
+			break;        /* completions resume us */
+		virtq_enable_notify(vq, true);
+		if (!virtq_has_work(vq))
+			break;
+		virtq_enable_notify(vq, false);
 	}
-	return (struct blk_result){ VIRTIO_BLK_S_UNSUPP, 0 };
+	if (answered) {
+		virtq_flush(vq, answered);
+		virtio_queue_notify_driver(d, q->index);
+	}
+	if (sent)
+		blk_aio_kick(q->aio);
 }
 
-/* One popped chain. Returns the used length to push, or -EINVAL if the
- * chain cannot carry a request at all -- no 16-byte header or no status
- * byte. Like QEMU (virtio_blk_handle_request -> virtio_error), that is a
- * framing error of the driver: the request is dropped unanswered and the
- * device goes to NEEDS_RESET (§2.1.2), since there is nowhere to put a status
- * or nothing to act on. */
-static int blk_handle_request(struct virtio_blk *b, const struct virtq_elem *e)
+static void serve(struct virtio_blk *b, uint16_t qi)
 {
 	struct virtio_dev *d = &b->vdev;
-	uint8_t hdr[HDR_SIZE];
-	struct blk_result res;
+	struct virtio_blk_queue *q = &b->q[qi];
 
-	/* The core refuses zero-length descriptors, so a last in-segment
-	 * always holds the status byte; check anyway. */
-	if (e->nin == 0 || e->iov[e->nout + e->nin - 1].iov_len == 0) {
-		virtio_warn(d, "request without a status byte");
-		return -EINVAL;
-	}
-	if (e->out_len < HDR_SIZE || iov_to_buf(e->iov, e->nout, 0, hdr, HDR_SIZE) != HDR_SIZE) {
-		virtio_warn(d, "request header of %llu bytes", (unsigned long long)e->out_len);
-		return -EINVAL;
-	}
-	/* Legacy: guest order (§5.2.6.4); modern: little-endian. */
-	uint32_t type = virtio_get32(d, hdr);
-	uint64_t sector = virtio_get64(d, hdr + 8);
-
-	res = blk_dispatch(b, e, type, sector);
-	if (res.status == VIRTIO_BLK_S_IOERR)
-		b->stats.ioerr++;
-	else if (res.status == VIRTIO_BLK_S_UNSUPP)
-		b->stats.unsupp++;
-	const struct iovec *st = &e->iov[e->nout + e->nin - 1];
-	((uint8_t *)st->iov_base)[st->iov_len - 1] = res.status;
-	return (int)(res.written + 1);
-}
-
-/* ---- the queue ---- */
-
-static int blk_serve_one(void *ctx, const struct virtq_elem *e)
-{
-	return blk_handle_request(ctx, e);
+	complete_ready(q);
+	if (!live(d))
+		return;
+	pop_and_submit(q);
+	complete_ready(q);            /* what finished at once (sync, errors) */
 }
 
 static void blk_queue_notify(struct virtio_dev *d, uint16_t qi)
 {
 	struct virtio_blk *b = to_blk(d);
-	struct virtq *vq = &d->vq[qi < VIRTIO_MAX_QUEUES ? qi : 0];
 
+	if (qi >= d->num_queues)
+		return;
 	pthread_mutex_lock(&d->lock);
-	if (qi != 0 || !(d->status & VIRTIO_STATUS_DRIVER_OK) ||
-	    (d->status & VIRTIO_STATUS_NEEDS_RESET) || !vq->ready)
-		goto out;
-	if (virtio_queue_serve(d, qi, b->elem, blk_serve_one, b) < 0)
-		b->stats.malformed++;
-out:
+	serve(b, qi);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_blk_queue_complete(struct virtio_blk *b, uint16_t qi)
+{
+	struct virtio_dev *d = &b->vdev;
+
+	if (qi >= d->num_queues)
+		return;
+	pthread_mutex_lock(&d->lock);
+	serve(b, qi);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_blk_queue_fd(const struct virtio_blk *b, uint16_t qi)
+{
+	return qi < b->vdev.num_queues ? blk_aio_fd(b->q[qi].aio) : -1;
+}
+
+unsigned virtio_blk_inflight(struct virtio_blk *b, uint16_t qi)
+{
+	unsigned n;
+
+	if (qi >= b->vdev.num_queues)
+		return 0;
+	pthread_mutex_lock(&b->vdev.lock);
+	n = b->q[qi].busy;
+	pthread_mutex_unlock(&b->vdev.lock);
+	return n;
+}
+
+/* DRIVER_OK: a slot per ring entry of every queue the driver enabled. */
+static int blk_activate(struct virtio_dev *d)
+{
+	struct virtio_blk *b = to_blk(d);
+
+	for (uint16_t i = 0; i < d->num_queues; i++) {
+		int r = d->vq[i].ready ? alloc_slots(&b->q[i], d->vq[i].num) : 0;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Requests in flight finish (their I/O may still be writing guest memory:
+ * wait for it) and are dropped unanswered. */
+static void drain(struct virtio_blk_queue *q)
+{
+	struct blk_aio_req *done[REAP_BATCH];
+	int n;
+
+	while (blk_aio_inflight(q->aio))
+		if ((n = blk_aio_reap(q->aio, done, REAP_BATCH, true)) <= 0)
+			break;
+	/* and whatever was already reaped-ready */
+	while ((n = blk_aio_reap(q->aio, done, REAP_BATCH, false)) > 0) {
+	}
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *b = to_blk(d);
+
+	for (uint16_t i = 0; i < d->num_queues; i++) {
+		drain(&b->q[i]);
+		free_slots(&b->q[i]);
+	}
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -353,8 +359,9 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 };
 
-int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend, const char *serial,
-		    struct guest_mem *mem, const struct virtio_platform *platform)
+int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend,
+		    const struct virtio_blk_opts *o, struct guest_mem *mem,
+		    const struct virtio_platform *platform)
 {
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_RING_INDIRECT_DESC |
 		     1ull << VIRTIO_F_RING_EVENT_IDX |
@@ -363,35 +370,54 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend, const char *
 		     1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_SIZE_MAX |
 		     1ull << VIRTIO_BLK_F_BLK_SIZE |
 		     1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_TOPOLOGY;
+	uint16_t nq = o && o->num_queues ? o->num_queues : 1;
+	int r;
 
 	memset(b, 0, sizeof(*b));
-	if (!backend || !mem)
+	if (!backend || !mem || nq > VIRTIO_BLK_MAX_QUEUES)
 		return -EINVAL;
 	b->backend = backend;
-	if (serial)
-		strncpy(b->serial, serial, VIRTIO_BLK_ID_BYTES);
-	b->elem = malloc(sizeof(*b->elem));
-	b->data_iov = calloc(VIRTQ_MAX_SEGS, sizeof(*b->data_iov));
-	if (!b->elem || !b->data_iov) {
-		virtio_blk_destroy(b);
-		return -ENOMEM;
-	}
+	if (o && o->serial)
+		strncpy(b->serial, o->serial, VIRTIO_BLK_ID_BYTES);
 	if (backend->readonly)
 		f |= 1ull << VIRTIO_BLK_F_RO;
 	if (backend->can_discard && !backend->readonly)
 		f |= 1ull << VIRTIO_BLK_F_DISCARD;
 	if (backend->can_write_zeroes && !backend->readonly)
 		f |= 1ull << VIRTIO_BLK_F_WRITE_ZEROES;
+	if (nq > 1)
+		f |= 1ull << VIRTIO_BLK_F_MQ;
 	virtio_dev_init(&b->vdev, &blk_ops, b, f, mem, platform);
+	virtio_dev_set_num_queues(&b->vdev, nq);
+	b->elem = malloc(sizeof(*b->elem));
+	if (!b->elem) {
+		virtio_blk_destroy(b);
+		return -ENOMEM;
+	}
+	b->aio_kind = o ? o->aio : BLK_AIO_AUTO;
+	for (uint16_t i = 0; i < nq; i++) {
+		b->q[i] = (struct virtio_blk_queue){ .blk = b, .index = i };
+		r = blk_aio_open(&b->q[i].aio, b->aio_kind, backend, VIRTIO_BLK_QUEUE_SIZE);
+		if (r) {
+			virtio_blk_destroy(b);
+			return r;
+		}
+		b->aio_kind = blk_aio_kind_of(b->q[i].aio);   /* AUTO resolved */
+	}
 	return 0;
 }
 
 void virtio_blk_destroy(struct virtio_blk *b)
 {
+	for (uint16_t i = 0; i < VIRTIO_BLK_MAX_QUEUES; i++) {
+		if (!b->q[i].aio)
+			continue;
+		blk_aio_close(b->q[i].aio);   /* waits for what is in flight */
+		b->q[i].aio = NULL;
+		free_slots(&b->q[i]);
+	}
 	if (b->vdev.ops)
 		virtio_dev_destroy(&b->vdev);
 	free(b->elem);
-	free(b->data_iov);
 	b->elem = NULL;
-	b->data_iov = NULL;
 }

@@ -1,11 +1,14 @@
-/* virtio-blk (virtio 1.2 §5.2): one request queue served synchronously
- * against a blk_file backend. Knows nothing of its transport. */
+/* virtio-blk (virtio 1.2 §5.2): 1..16 request queues, each served
+ * asynchronously through its own block engine (blk_aio.h) over one
+ * blk_file backend. Knows nothing of its transport, nor of threads: the host
+ * calls virtio_blk_queue_complete() when a queue's engine fd is readable. */
 #ifndef KVMINI_DEVICES_VIRTIO_BLK_H
 #define KVMINI_DEVICES_VIRTIO_BLK_H
 
 #include <stdint.h>
 
 #include "guest_mem.h"
+#include "virtio/blk_aio.h"
 #include "virtio/blk_file.h"
 #include "virtio/virtio.h"
 #include "virtio/virtq.h"
@@ -72,25 +75,59 @@
 #define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 21)    /* 1 GiB */
 #define VIRTIO_BLK_MAX_DWZ_SEG     32u
 
+#define VIRTIO_BLK_MAX_QUEUES      16
+
 struct virtio_blk_stats {
 	uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
 	uint64_t read_bytes, write_bytes;
 	uint64_t ioerr, unsupp, malformed;
 };
 
+struct blk_req;
+
+/* One request queue: its engine, and a slot per request in flight. */
+struct virtio_blk_queue {
+	struct virtio_blk *blk;
+	uint16_t index;
+	struct blk_aio *aio;
+	struct blk_req *slots;       /* as many as the driver's queue size, from DRIVER_OK */
+	uint16_t nslots;
+	struct blk_req *free;        /* free slots */
+	unsigned busy;               /* slots in use */
+};
+
+struct virtio_blk_opts {
+	const char *serial;          /* GET_ID's answer (first 20 bytes) */
+	uint16_t num_queues;         /* 1..VIRTIO_BLK_MAX_QUEUES; more than 1 offers MQ */
+	enum blk_aio_kind aio;       /* engine of every queue */
+};
+
 struct virtio_blk {
 	struct virtio_dev vdev;      /* embedded; vdev.dev_priv == this */
 	struct blk_file *backend;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
-	struct virtq_elem *elem;     /* scratch for pops (it's big) */
-	struct iovec *data_iov;      /* scratch: a request's data segments */
+	struct virtq_elem *elem;     /* scratch for pops (it's big), under vdev.lock */
+	struct virtio_blk_queue q[VIRTIO_BLK_MAX_QUEUES];
+	enum blk_aio_kind aio_kind;  /* the engine in use (AUTO resolved) */
 	struct virtio_blk_stats stats;   /* under vdev.lock */
 };
 
-/* backend stays owned by the caller and must outlive the device. serial is
- * what GET_ID returns (truncated to 20 bytes). 0 or -errno. */
-int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend, const char *serial,
-		    struct guest_mem *mem, const struct virtio_platform *platform);
+/* backend stays owned by the caller and must outlive the device. Opens
+ * one engine per queue: 0, or -errno (-ENOSYS/-EPERM: io_uring asked for
+ * and refused). */
+int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend,
+		    const struct virtio_blk_opts *o, struct guest_mem *mem,
+		    const struct virtio_platform *platform);
+/* Waits for requests in flight, then frees everything. */
 void virtio_blk_destroy(struct virtio_blk *b);
+
+/* The fd to watch for queue q's completions (an eventfd: read it, then call
+ * virtio_blk_queue_complete), for the device's whole life. */
+int virtio_blk_queue_fd(const struct virtio_blk *b, uint16_t q);
+/* Completes what queue q's engine finished, hands it to the driver, and
+ * takes more requests if there is room. Any thread; takes vdev.lock. */
+void virtio_blk_queue_complete(struct virtio_blk *b, uint16_t q);
+/* Requests of queue q between pop and completion. */
+unsigned virtio_blk_inflight(struct virtio_blk *b, uint16_t q);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 
 
@@ -501,8 +502,35 @@ static void vp_cfg_write(struct pci_dev *pd, uint32_t off, uint32_t len)
 	/* With MSI-X on, INTx is off (PCI 3.0 §6.8.2). */
 	if (msix_enabled(&p->msix))
 		pci_set_intx(&p->pci, 0);
-	if (touches_cfg_data(p, off, len) && cfg_window(p, &boff, &blen))
-		modern_write(p, boff, &pd->cfg[p->pci_cfg_cap + VIRTIO_PCI_CAP_PCI_CFG_DATA], blen);
+	if (touches_cfg_data(p, off, len) && cfg_window(p, &boff, &blen)) {
+		/* A kick in the window is not served here, under the host
+		 * bridge's lock (every vCPU's config access would wait for the
+		 * device's whole queue), but in after_cfg_write. */
+		pthread_mutex_lock(&p->dev->lock);
+		uint32_t q = modern_write_locked(p, boff,
+						 &pd->cfg[p->pci_cfg_cap + VIRTIO_PCI_CAP_PCI_CFG_DATA],
+						 blen);
+		pthread_mutex_unlock(&p->dev->lock);
+		if (q != NO_NOTIFY)
+			atomic_fetch_or(&p->cfg_kicks, 1u << q);
+	}
+}
+
+/* Kicks left by the PCI_CFG window take the path any other kick takes: the
+ * queue's ioeventfd (its I/O thread serves it) when it has one, else the
+ * device right here, on the vCPU thread, as without ioeventfd. */
+static void vp_after_cfg_write(struct pci_dev *pd)
+{
+	struct virtio_pci *p = pd->owner;
+	uint32_t kicks = atomic_exchange(&p->cfg_kicks, 0);
+
+	for (uint32_t q = 0; kicks; q++, kicks >>= 1) {
+		if (!(kicks & 1))
+			continue;
+		if (p->hooks && p->hooks->kick && p->hooks->kick(p->hooks->opaque, p->dev, (uint16_t)q) == 0)
+			continue;
+		vp_kick(p->dev, q);
+	}
 }
 
 /* The guest (re)programmed a BAR or the command register: keep the notify
@@ -525,6 +553,7 @@ static void vp_bar_update(struct pci_dev *pd, int bar, uint64_t old_addr, uint64
 static const struct pci_dev_ops vp_pci_ops = {
 	.cfg_read = vp_cfg_read,
 	.cfg_write = vp_cfg_write,
+	.after_cfg_write = vp_after_cfg_write,
 	.bar_update = vp_bar_update,
 };
 

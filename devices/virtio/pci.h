@@ -136,6 +136,9 @@ struct virtio_pci {
 	/* notifications */
 	bool live;                                /* DRIVER_OK reached (started) */
 	uint32_t attached;                        /* bit q: ioeventfd attached */
+	/* bit q: a kick through the PCI_CFG window, to serve once the host
+	 * bridge's lock is dropped (after_cfg_write) */
+	_Atomic uint32_t cfg_kicks;
 };
 
 /* Binds p to d (call after virtio_dev_init): builds config space, BARs and

@@ -97,6 +97,10 @@ struct virtio_notify_hooks {
 		      uint32_t len, bool is_pio, uint64_t datamatch);
 	void (*detach)(void *opaque, struct virtio_dev *d, uint16_t q);
 	void *opaque;
+	/* Optional: a kick that reached the transport another way (the PCI_CFG
+	 * window) handed to the same fast path as ioeventfd kicks. 0, or
+	 * -ENOENT when queue q has none (the transport serves it itself). */
+	int (*kick)(void *opaque, struct virtio_dev *d, uint16_t q);
 };
 
 struct virtio_dev {

@@ -80,6 +80,10 @@ args-console-file-dir)   bad_arg "--console" run --kernel "$PVH" --console "file
 args-disk-missing)       bad_arg "--disk" run --kernel "$PVH" --disk "$T/nope.img" ;;
 args-disk-option)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,version=3" ;;
 args-disk-unknown-key)   truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,color=red" ;;
+args-disk-aio)           truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,aio=posix" ;;
+args-disk-queues)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,queues=17" ;;
+args-disk-iothread)      truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --iothreads 2 --disk "$T/d,iothread=2" ;;
+args-iothreads)          bad_arg "--iothreads" run --kernel "$PVH" --iothreads 0 ;;
 args-disk-legacy)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,legacy=maybe" ;;
 args-net-no-tap)         bad_arg "--net" run --kernel "$PVH" --net mac=02:00:00:00:00:01 ;;
 args-net-bad-mac)        bad_arg "--net" run --kernel "$PVH" --net tap=kt0,mac=01:00:00:00:00:01 ;;

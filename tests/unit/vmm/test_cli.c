@@ -297,6 +297,40 @@ static void bad_disks(void **state)
 	assert_non_null(strstr(err, "at most 8"));
 }
 
+/* aio=, queues=, iothread= and --iothreads; the queue count's default. */
+static void disk_engines_and_queues(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cpus", "3", "--iothreads", "2",
+			       "--disk", "a,aio=io_uring,queues=4,iothread=1",
+			       "--disk", "b,aio=threads", "--disk=c,aio=sync,queues=1",
+			       "--disk", "d,aio=auto"), CLI_RUN);
+	assert_int_equal(cfg.iothreads, 2);
+	assert_int_equal(cfg.disks[0].aio, DISK_AIO_IO_URING);
+	assert_int_equal(cfg.disks[0].queues, 4);
+	assert_int_equal(cfg.disks[0].iothread, 1);
+	assert_int_equal(cfg.disks[1].aio, DISK_AIO_THREADS);
+	assert_int_equal(cfg.disks[1].iothread, -1);
+	assert_int_equal(cfg.disks[2].aio, DISK_AIO_SYNC);
+	assert_int_equal(cfg.disks[3].aio, DISK_AIO_AUTO);
+	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[0]), 4);
+	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[1]), 3);   /* one per vCPU */
+	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[2]), 1);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--cpus", "40", "--disk", "a"), CLI_RUN);
+	assert_int_equal(cfg.iothreads, 1);
+	assert_int_equal(cfg.disks[0].aio, DISK_AIO_AUTO);
+	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[0]), 16);  /* at most 16 */
+
+	static const char *const bad[] = { "a,aio=posix", "a,aio=", "a,queues=0", "a,queues=17",
+					   "a,queues=x", "a,iothread=-1", "a,iothread=16" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		REJECT("--disk:", "run", "--kernel", "k", "--disk", (char *)bad[i]);
+	REJECT("--disk: iothread=1, but there is only 1 I/O thread", "run", "--kernel", "k",
+	       "--disk", "a,iothread=1");
+	REJECT("--iothreads:", "run", "--kernel", "k", "--iothreads", "0");
+	REJECT("--iothreads:", "run", "--kernel", "k", "--iothreads", "17");
+}
+
 static void nets(void **state)
 {
 	(void)state;
@@ -370,6 +404,7 @@ int main(void)
 		cmocka_unit_test(bad_on_reboot),
 		cmocka_unit_test(disks),
 		cmocka_unit_test(bad_disks),
+		cmocka_unit_test(disk_engines_and_queues),
 		cmocka_unit_test(nets),
 		cmocka_unit_test(bad_nets),
 		cmocka_unit_test(first_error_and_truncation),

@@ -156,7 +156,7 @@ static struct fake *make(int version)
 	memset(f->ram, 0, RAM_SIZE);
 	assert_int_equal(gm_add_region(&f->gm, 0, RAM_SIZE, f->ram), 0);
 	f->plat = (struct virtio_platform){ vcpu_is_be, VIRTIO_ENDIAN_LITTLE, f };
-	f->hooks = (struct virtio_notify_hooks){ hook_attach, hook_detach, f };
+	f->hooks = (struct virtio_notify_hooks){ .attach = hook_attach, .detach = hook_detach, .opaque = f };
 	/* VERSION_1 offered by the device: a version 1 transport must hide it. */
 	virtio_dev_init(&f->d, &fake_ops, f,
 			(1ull << FEAT_DEV) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |

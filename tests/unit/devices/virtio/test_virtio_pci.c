@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "guest_mem.h"
+#include "pci/pci_host.h"
 #include "virtio/pci.h"
 #include "virtio/virtio.h"
 
@@ -49,6 +50,9 @@ struct fake {
 	int vcpu_be;
 	int activated, resets, notifies, last_notify;
 	bool notify_saw_lock_held;
+	struct pci_host *bridge;       /* when the test reaches config space through one */
+	bool notify_saw_bridge_locked;
+	int kicks, kick_ret;
 	int levels[32], nlevels;
 	struct attach_rec att[16];
 	int natt;
@@ -90,6 +94,12 @@ static void dev_queue_notify(struct virtio_dev *d, uint16_t q)
 		pthread_mutex_unlock(&d->lock);
 	else
 		f->notify_saw_lock_held = true;
+	if (f->bridge) {
+		if (pthread_rwlock_trywrlock(&f->bridge->lock) == 0)
+			pthread_rwlock_unlock(&f->bridge->lock);
+		else
+			f->notify_saw_bridge_locked = true;
+	}
 	f->notifies++;
 	f->last_notify = q;
 }
@@ -139,6 +149,15 @@ static void hook_detach(void *opaque, struct virtio_dev *d, uint16_t q)
 		f->detached[f->ndet++] = q;
 }
 
+static int hook_kick(void *opaque, struct virtio_dev *d, uint16_t q)
+{
+	struct fake *f = opaque;
+
+	f->kicks++;
+	f->last_notify = q;
+	return f->kick_ret;
+}
+
 static void msi_fire(void *opaque, uint16_t v, uint64_t addr, uint32_t data)
 {
 	struct fake *f = opaque;
@@ -157,7 +176,8 @@ static struct fake *make(bool transitional, bool with_hooks)
 	memset(f->ram, 0, RAM_SIZE);
 	assert_int_equal(gm_add_region(&f->gm, 0, RAM_SIZE, f->ram), 0);
 	f->plat = (struct virtio_platform){ vcpu_is_be, VIRTIO_ENDIAN_LITTLE, f };
-	f->hooks = (struct virtio_notify_hooks){ hook_attach, hook_detach, f };
+	f->hooks = (struct virtio_notify_hooks){ .attach = hook_attach, .detach = hook_detach,
+						 .opaque = f, .kick = hook_kick };
 	f->mops = (struct msix_host_ops){ msi_fire, NULL, f };
 	virtio_dev_init(&f->d, &fake_ops, f, (1ull << FEAT_DEV) | (1ull << VIRTIO_F_RING_INDIRECT_DESC),
 			&f->gm, &f->plat);
@@ -637,6 +657,71 @@ static void test_pci_cfg_window(void **state)
 	assert_int_equal(pci_cfg_read(p, c + VIRTIO_PCI_CAP_CFG_TYPE, 1), VIRTIO_PCI_CAP_PCI_CFG);
 }
 
+/* A kick written through the PCI_CFG window, as a guest reaches it: by
+ * config cycles on the host bridge (ECAM). It must not run the device under
+ * the bridge's lock (every vCPU's config access would wait): with a fast
+ * path it goes there (the hooks' kick: the queue's ioeventfd), and without
+ * one, or when the queue has none, the device gets it after the bridge is
+ * unlocked. */
+#define KICK_SLOT 3
+
+static void ecam_wr(struct pci_host *h, uint32_t reg, uint32_t len, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	pci_host_ecam_ops.write(h, (KICK_SLOT << 15) | reg, b, len);   /* bus 0, function 0 */
+}
+
+static void cfg_window_kick(struct fake *f, uint16_t q)
+{
+	uint32_t c = f->p.pci_cfg_cap;
+
+	ecam_wr(f->bridge, c + VIRTIO_PCI_CAP_BAR, 1, 4);
+	ecam_wr(f->bridge, c + VIRTIO_PCI_CAP_OFFSET, 4, VIRTIO_PCI_NOTIFY_OFF + 4u * q);
+	ecam_wr(f->bridge, c + VIRTIO_PCI_CAP_LENGTH, 4, 2);
+	ecam_wr(f->bridge, c + VIRTIO_PCI_CAP_PCI_CFG_DATA, 2, q);
+}
+
+static void pci_cfg_kick(bool with_hooks)
+{
+	struct fake *f = make(false, with_hooks);
+	struct pci_host h;
+
+	pci_host_init(&h);
+	assert_int_equal(pci_host_add(&h, &f->p.pci, KICK_SLOT), KICK_SLOT);
+	f->bridge = &h;
+	modern_init(f);
+	f->kick_ret = 0;
+	cfg_window_kick(f, 1);
+	if (with_hooks) {
+		assert_int_equal(f->kicks, 1);          /* to the queue's fast path */
+		assert_int_equal(f->notifies, 0);
+	} else {
+		assert_int_equal(f->notifies, 1);       /* served, after the unlock */
+	}
+	assert_int_equal(f->last_notify, 1);
+	if (with_hooks) {
+		f->kick_ret = -ENOENT;                  /* no ioeventfd for it */
+		cfg_window_kick(f, 0);
+		assert_int_equal(f->kicks, 2);
+		assert_int_equal(f->notifies, 1);
+		assert_int_equal(f->last_notify, 0);
+	}
+	assert_false(f->notify_saw_bridge_locked);
+	assert_false(f->notify_saw_lock_held);
+	/* Before DRIVER_OK (after a reset): a kick there is nothing. */
+	mwr(f, C(STATUS), 1, 0);
+	int before = f->notifies + f->kicks;
+	cfg_window_kick(f, 0);
+	assert_int_equal(f->notifies + f->kicks, before);
+	f->bridge = NULL;
+	pci_host_destroy(&h);
+	struct fake *ff = f;
+	teardown((void **)&ff);
+}
+
+static void test_pci_cfg_kick_sync(void **state) { pci_cfg_kick(false); }
+static void test_pci_cfg_kick_hooks(void **state) { pci_cfg_kick(true); }
+
 /* ---- legacy (transitional) ---- */
 
 static void legacy_init(struct fake *f)
@@ -783,6 +868,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msix_vectors, setup_modern, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_move_reattaches, setup_modern, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup_modern, teardown),
+		cmocka_unit_test(test_pci_cfg_kick_sync),
+		cmocka_unit_test(test_pci_cfg_kick_hooks),
 		cmocka_unit_test_setup_teardown(test_legacy_init, setup_trans, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_config_offset, setup_trans, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_big_endian, setup_trans, teardown),
