@@ -30,7 +30,8 @@
 #               libcmocka-dev:ppc64el (tests/cross/run-ppc64le.sh; adds the
 #               ppc64el dpkg architecture)
 #   benchmarks  python3 (statistics and the JSON report), gnuplot-nox (the
-#               PNG chart) for tests/bench/bench.sh
+#               PNG chart) for tests/bench/bench.sh; fio (the host-direct
+#               reference of tests/bench/blkpath.sh)
 # Extra packages: KVMINI_EXTRA_PKGS="fio ..." images/install-deps.sh
 set -eu
 
@@ -42,7 +43,7 @@ PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev liburing-
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64 libcmocka-dev:arm64
   device-tree-compiler
   gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libcmocka-dev:ppc64el
-  python3 gnuplot-nox
+  python3 gnuplot-nox fio
   ${KVMINI_EXTRA_PKGS:-}"
 
 native=$(dpkg --print-architecture)
