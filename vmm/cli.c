@@ -9,6 +9,8 @@
 
 #include "vmm/size.h"
 
+#include <regex.h>
+
 const char cli_usage[] =
 	"usage: kvmini run --kernel PATH [options]\n"
 	"       kvmini --help | --version\n"
@@ -39,8 +41,20 @@ const char cli_usage[] =
 	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
 	"\n"
-	"Exit status: 0 guest powered off, 2 kvmini error, 3 guest reboot,\n"
-	"4 guest panic, 5 guest crash (triple fault, KVM error), 124 timeout,\n"
+	"CI verdicts (see README, Using kvmini in CI):\n"
+	"  --expect REGEX         succeed (status 0) as soon as the console shows REGEX\n"
+	"  --fail-on REGEX        fail (status 6) when the console shows REGEX; repeatable\n"
+	"  --idle-timeout SECONDS fail (status 7) after this long without console output\n"
+	"  --guest-status         exit with the status the guest writes to its kvmini.exit\n"
+	"                         port (0-239); kvmini's own outcomes become 240-255\n"
+	"  --console-log FILE     keep the whole console in FILE as well\n"
+	"  --result FILE          write a JSON summary of the run to FILE at exit\n"
+	"  --boot-marker REGEX    console text that marks a finished boot, for --result\n"
+	"                         (default: the guest image's KVMINI-GUEST-UP)\n"
+	"\n"
+	"Exit status: 0 guest powered off (or --expect matched), 2 kvmini error,\n"
+	"3 guest reboot, 4 guest panic, 5 guest crash (triple fault, KVM error),\n"
+	"6 --fail-on matched, 7 --idle-timeout, 8 stopped before --expect matched, 124 timeout,\n"
 	"130 SIGINT or Ctrl-A x, 143 SIGTERM. On the console, Ctrl-A x quits,\n"
 	"Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
@@ -304,6 +318,32 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 	} else if (!strcmp(name, "--timeout")) {
 		if (parse_timeout(v, &cfg->timeout_s))
 			return fail(err, errlen, "--timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--expect") || !strcmp(name, "--fail-on") ||
+		   !strcmp(name, "--boot-marker")) {
+		regex_t re;
+		int e = regcomp(&re, v, REG_EXTENDED);
+		if (e) {
+			char why[96];
+			regerror(e, &re, why, sizeof(why));
+			return fail(err, errlen, "%s: '%s' is not a regular expression (%s)", name, v, why);
+		}
+		regfree(&re);
+		if (!strcmp(name, "--expect")) {
+			cfg->expect = v;
+		} else if (!strcmp(name, "--boot-marker")) {
+			cfg->boot_marker = v;
+		} else {
+			if (cfg->nfail_on >= CLI_MAX_FAIL_ON)
+				return fail(err, errlen, "--fail-on: at most %d patterns", CLI_MAX_FAIL_ON);
+			cfg->fail_on[cfg->nfail_on++] = v;
+		}
+	} else if (!strcmp(name, "--idle-timeout")) {
+		if (parse_timeout(v, &cfg->idle_timeout_s))
+			return fail(err, errlen, "--idle-timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--console-log")) {
+		cfg->console_log = v;
+	} else if (!strcmp(name, "--result")) {
+		cfg->result = v;
 	} else if (!strcmp(name, "--iothreads")) {
 		if (parse_int(v, 1, CLI_MAX_IOTHREADS, &n))
 			return fail(err, errlen, "--iothreads: '%s' is not a number from 1 to %d", v,
@@ -355,6 +395,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 			return CLI_HELP;
 		if (!strcmp(a, "--no-ioeventfd")) {
 			cfg->no_ioeventfd = 1;
+			continue;
+		}
+		if (!strcmp(a, "--guest-status")) {
+			cfg->guest_status = 1;
 			continue;
 		}
 		if (strncmp(a, "--", 2))

@@ -40,6 +40,7 @@ struct net_config {
 	struct transport_config t;
 };
 
+#define CLI_MAX_FAIL_ON 8
 #define CLI_MAX_DISKS 8
 #define CLI_MAX_NETS 4
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
@@ -60,6 +61,15 @@ struct vm_config {
 	int nnets;
 	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
 	int iothreads;             /* I/O threads for disks (network cards get their own) */
+	/* CI verdicts (vmm/verdict.c) */
+	const char *expect;        /* --expect REGEX: success when the console shows it */
+	const char *fail_on[CLI_MAX_FAIL_ON];   /* --fail-on REGEX, repeatable */
+	int nfail_on;
+	double idle_timeout_s;     /* --idle-timeout: 0 none */
+	const char *boot_marker;   /* --boot-marker REGEX (default: the guest image's) */
+	const char *console_log;   /* --console-log FILE */
+	const char *result;        /* --result FILE (JSON) */
+	int guest_status;          /* --guest-status: the guest's status is ours */
 };
 
 /* The queue count a disk gets: queues=, or one per vCPU up to 16. */

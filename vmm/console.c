@@ -1,4 +1,5 @@
 #include "vmm/console.h"
+#include "vmm/verdict.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +80,7 @@ void console_start(struct console *c)
 		enter_raw_mode();
 }
 
-void console_write(struct console *c, const uint8_t *buf, size_t len)
+static void user_write(struct console *c, const uint8_t *buf, size_t len)
 {
 	while (c->out_fd >= 0 && len) {
 		ssize_t n = write(c->out_fd, buf, len);
@@ -92,6 +93,13 @@ void console_write(struct console *c, const uint8_t *buf, size_t len)
 	}
 }
 
+void console_write(struct console *c, const uint8_t *buf, size_t len)
+{
+	if (c->verdict)
+		verdict_feed(c->verdict, buf, len);
+	user_write(c, buf, len);
+}
+
 static void input_byte(struct console *c, uint8_t b)
 {
 	if (c->escape) {
@@ -102,7 +110,7 @@ static void input_byte(struct console *c, uint8_t b)
 		}
 		if (b == 'h' || b == '?') {
 			static const char help[] = "\r\nkvmini: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A\r\n";
-			console_write(c, (const uint8_t *)help, sizeof(help) - 1);
+			user_write(c, (const uint8_t *)help, sizeof(help) - 1);
 			return;
 		}
 		if (b != CTRL_A)

@@ -17,6 +17,7 @@ struct console {
 	int quit;            /* Ctrl-A x seen */
 	uint8_t pending[256];/* input not yet taken by the UART */
 	size_t npending;
+	struct verdict *verdict;   /* sees all guest output (NULL: none) */
 };
 
 /* Opens the console's file (--console file:PATH), checked before /dev/kvm.
@@ -25,6 +26,8 @@ int console_open(struct console *c, const struct vm_config *cfg, char *err, size
 /* Puts a terminal on stdin into raw mode: only once the VM is about to run,
  * so an error before that leaves the terminal alone. */
 void console_start(struct console *c);
+/* Guest console output, from any of the guest's consoles: to the
+ * verdicts (and --console-log), then to the user. */
 void console_write(struct console *c, const uint8_t *buf, size_t len);
 /* Reads what stdin has, applies the escape, appends to pending. Returns
  * bytes read, 0 at end of input (input is then closed), -errno on error. */

@@ -14,6 +14,8 @@
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/result.h"
+#include "vmm/verdict.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
@@ -99,24 +101,35 @@ static int run(const struct vm_config *cfg)
 	struct console con;
 	struct backends be;
 	struct kvm_sys kvm;
-	int status;
+	struct verdict verdict;
+	int status, outcome, restarts = 0;
+	int64_t t0 = verdict_now_ns();
 
 	if (read_boot_files(cfg, &f, err, sizeof(err))) {
 		free_boot_files(&f);
 		return die(err);
 	}
-	if (console_open(&con, cfg, err, sizeof(err))) {
+	if (verdict_init(&verdict, cfg, err, sizeof(err))) {
+		verdict_destroy(&verdict);
 		free_boot_files(&f);
 		return die(err);
 	}
+	if (console_open(&con, cfg, err, sizeof(err))) {
+		verdict_destroy(&verdict);
+		free_boot_files(&f);
+		return die(err);
+	}
+	con.verdict = &verdict;
 	if (backends_open(&be, cfg, err, sizeof(err))) {
 		console_close(&con);
+		verdict_destroy(&verdict);
 		free_boot_files(&f);
 		return die(err);
 	}
 	if (kvm_open(&kvm, cfg, err, sizeof(err))) {
 		backends_close(&be);
 		console_close(&con);
+		verdict_destroy(&verdict);
 		free_boot_files(&f);
 		return die(err);
 	}
@@ -124,29 +137,53 @@ static int run(const struct vm_config *cfg)
 	struct timespec deadline = deadline_after(cfg->timeout_s);
 	struct vm_env env = {
 		.cfg = cfg, .con = &con, .kvm = &kvm, .sig_fd = setup_signals(),
-		.deadline = &deadline, .files = &f, .backends = &be,
+		.deadline = &deadline, .files = &f, .backends = &be, .verdict = &verdict,
 	};
 	console_start(&con);
 	for (;;) {
 		struct vm_outcome out = { 0 };
-		status = vm_run(&env, &out);
-		if (status == KVMINI_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART) {
+		outcome = vm_run(&env, &out);
+		if (outcome == KVMINI_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART) {
 			free(out.crash_dump);
+			free(out.devices_json);
+			restarts++;
 			continue;
 		}
 		console_close(&con);
-		if (status == KVMINI_EXIT_ERROR)
+		if (outcome == KVMINI_EXIT_POWEROFF && cfg->expect) {
+			outcome = KVMINI_EXIT_NO_EXPECT;
+			snprintf(out.reason, sizeof(out.reason),
+				 "the guest powered off before --expect's pattern appeared");
+		}
+		status = kvmini_exit_status(outcome, out.guest_status, cfg->guest_status);
+		if (outcome == KVMINI_EXIT_ERROR)
 			fprintf(stderr, "kvmini: %s\n", out.reason);
-		else if (status != KVMINI_EXIT_POWEROFF)
+		else if (status != 0 || (outcome != KVMINI_EXIT_POWEROFF &&
+					 outcome != KVMINI_EXIT_EXPECTED &&
+					 outcome != KVMINI_EXIT_GUEST))
 			fprintf(stderr, "kvmini: %s (exit status %d)\n", out.reason, status);
 		if (out.crash_dump)
 			fputs(out.crash_dump, stderr);
+		if (cfg->result) {
+			struct run_result rr = {
+				.status = status, .outcome = outcome,
+				.guest_status = outcome == KVMINI_EXIT_GUEST ? out.guest_status : -1,
+				.reason = out.reason, .wall_s = (double)(verdict_now_ns() - t0) / 1e9,
+				.restarts = restarts, .devices_json = out.devices_json,
+			};
+			int e = result_write(cfg, &rr, &verdict);
+			if (e)
+				fprintf(stderr, "kvmini: --result: cannot write '%s': %s\n", cfg->result,
+					strerror(-e));
+		}
 		free(out.crash_dump);
+		free(out.devices_json);
 		break;
 	}
 	close(env.sig_fd);
 	kvm_close(&kvm);
 	backends_close(&be);
+	verdict_destroy(&verdict);
 	free_boot_files(&f);
 	return status;
 }

@@ -35,6 +35,8 @@ struct vdev_class {
 	void (*destroy)(struct vdev *v);
 	/* KVMINI_STATS=1: one line of counters. */
 	void (*stats)(struct vdev *v, int index, FILE *out);
+	/* --result: the same counters as one JSON object. Optional. */
+	void (*stats_json)(struct vdev *v, int index, FILE *out);
 };
 
 /* One queue's notification path: an eventfd KVM signals on the guest's

@@ -107,7 +107,24 @@ static void stats(struct vdev *v, int i, FILE *out)
 		(unsigned long long)s->unsupp, (unsigned long long)s->malformed);
 }
 
+static void stats_json(struct vdev *v, int i, FILE *out)
+{
+	struct blk_host *b = v->priv;
+	const struct virtio_blk_stats *s = &b->dev.stats;
+
+	fprintf(out, "{\"device\": \"disk%d\", \"aio\": \"%s\", \"queues\": %u, \"reads\": %llu, "
+		"\"read_bytes\": %llu, \"writes\": %llu, \"write_bytes\": %llu, \"flushes\": %llu, "
+		"\"discards\": %llu, \"write_zeroes\": %llu, \"ioerr\": %llu, \"unsupp\": %llu, "
+		"\"malformed\": %llu}",
+		i, blk_aio_kind_name(b->dev.aio_kind), b->dev.vdev.num_queues,
+		(unsigned long long)s->reads, (unsigned long long)s->read_bytes,
+		(unsigned long long)s->writes, (unsigned long long)s->write_bytes,
+		(unsigned long long)s->flushes, (unsigned long long)s->discards,
+		(unsigned long long)s->write_zeroes, (unsigned long long)s->ioerr,
+		(unsigned long long)s->unsupp, (unsigned long long)s->malformed);
+}
+
 const struct vdev_class vdev_blk_class = {
 	.opt = "--disk", .count = count, .transport = transport,
-	.create = create, .destroy = destroy, .stats = stats,
+	.create = create, .destroy = destroy, .stats = stats, .stats_json = stats_json,
 };

@@ -105,7 +105,21 @@ static void stats(struct vdev *v, int i, FILE *out)
 		(unsigned long long)s->ctrl_err, (unsigned long long)s->malformed);
 }
 
+static void stats_json(struct vdev *v, int i, FILE *out)
+{
+	const struct virtio_net_stats *s = &((struct net_host *)v->priv)->dev.stats;
+
+	fprintf(out, "{\"device\": \"net%d\", \"rx_frames\": %llu, \"rx_bytes\": %llu, "
+		"\"rx_dropped\": %llu, \"rx_errors\": %llu, \"tx_frames\": %llu, \"tx_bytes\": %llu, "
+		"\"tx_dropped\": %llu, \"ctrl_ok\": %llu, \"ctrl_err\": %llu, \"malformed\": %llu}",
+		i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+		(unsigned long long)s->rx_dropped, (unsigned long long)s->rx_errors,
+		(unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+		(unsigned long long)s->tx_dropped, (unsigned long long)s->ctrl_ok,
+		(unsigned long long)s->ctrl_err, (unsigned long long)s->malformed);
+}
+
 const struct vdev_class vdev_net_class = {
 	.opt = "--net", .count = count, .transport = transport,
-	.create = create, .destroy = destroy, .stats = stats,
+	.create = create, .destroy = destroy, .stats = stats, .stats_json = stats_json,
 };

@@ -305,6 +305,31 @@ void virtio_host_vcpus_ready(struct virtio_host *h)
 	}
 }
 
+/* The devices' counters as a JSON array, for --result. */
+static char *devices_json(struct virtio_host *h)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputc('[', f);
+	for (int i = 0, n = 0; i < h->ndevs; i++) {
+		struct vdev *v = &h->devs[i];
+		if (!v->vd)
+			continue;
+		fputs(n++ ? ",\n    " : "\n    ", f);
+		if (v->cls->stats_json)
+			v->cls->stats_json(v, v->index, f);
+		else
+			fprintf(f, "{\"option\": \"%s\", \"index\": %d}", v->cls->opt, v->index);
+	}
+	fputs("\n  ]", f);
+	fclose(f);
+	return buf;
+}
+
 void virtio_host_destroy(struct virtio_host *h)
 {
 	if (!h)
@@ -314,6 +339,8 @@ void virtio_host_destroy(struct virtio_host *h)
 	for (int i = 0; i < CLI_MAX_IOTHREADS; i++)
 		iothread_stop(&h->disk_io[i]);
 	iothread_stop(&h->net_io);
+	if (h->vm->cfg->result)
+		h->vm->devices_json = devices_json(h);
 	const char *stats = getenv("KVMINI_STATS");
 	if (stats && *stats && strcmp(stats, "0"))
 		for (int i = 0; i < h->ndevs; i++)

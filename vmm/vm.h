@@ -47,6 +47,8 @@ struct vm {
 	atomic_int stopping;
 	int exit_efd;                /* eventfd: wakes the main loop on exit */
 	char exit_reason[128];
+	int guest_status;            /* what the guest reported (KVMINI_EXIT_GUEST), else -1 */
+	char *devices_json;          /* filled by virtio_host_destroy when --result is set */
 	char *crash_dump;            /* registers of a crashed vCPU, printed at exit */
 	pthread_mutex_t exit_lock;
 	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
@@ -67,12 +69,15 @@ struct vm_env {
 	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
 	const struct boot_files *files;
 	struct backends *backends;         /* cfg's disks and taps, open */
+	struct verdict *verdict;           /* console verdicts (vmm/verdict.h) */
 };
 
 struct vm_outcome {
 	int status;
 	char reason[128];
 	char *crash_dump;    /* malloc'd register dump of a crashed vCPU, or NULL */
+	int guest_status;    /* with status KVMINI_EXIT_GUEST: what the guest reported */
+	char *devices_json;  /* malloc'd JSON array of the devices' counters, for --result */
 };
 
 /* Builds and runs one VM until it ends; returns its exit status (also in
@@ -82,6 +87,11 @@ int vm_run(const struct vm_env *env, struct vm_outcome *out);
 /* Ends the VM with status (the first caller wins) and says why. */
 void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The guest wrote its status (0..255, or more: kept as given) to the
+ * kvmini.exit port: the VM ends with outcome KVMINI_EXIT_GUEST, unless
+ * another outcome came first. */
+void vm_guest_reported(struct vm *vm, int status);
 
 void *vcpu_thread(void *arg);
 
