@@ -96,7 +96,8 @@ if [ "$MODE" = direct ]; then
 else
 	command -v "${LAB_QEMU[0]}" >/dev/null || lab_die "${LAB_QEMU[0]} missing; run images/install-deps.sh"
 	# One emulator at a time on a 2-core machine: lab runs and benchmarks
-	# queue on this lock (held until this script and its children end).
+	# queue on this lock, held by this script alone (children get 9>&-:
+	# a stray one must not keep it).
 	exec 9>"${KVMINI_LAB_LOCK:-/tmp/kvmini-lab.lock}"
 	flock 9 || lab_die "cannot lock ${KVMINI_LAB_LOCK:-/tmp/kvmini-lab.lock}"
 	total=${KVMINI_LAB_TOTAL_TIMEOUT:-1400}
@@ -117,7 +118,7 @@ LAB_TIMEOUT=$LIMIT"
 		echo "lab.sh: L1 initramfs $(($(stat -c %s "$initramfs") / 1048576)) MiB; booting L1 (limit ${total}s, stall ${stall}s)"
 		timeout -k 10 "$total" "${LAB_QEMU[@]}" -serial stdio \
 			-kernel "$IMG/${LAB_KERNELS[0]}" -initrd "$initramfs" -append "$LAB_APPEND" \
-			</dev/null >"$alog" 2>&1 &
+			</dev/null >"$alog" 2>&1 9>&- &
 		qpid=$!
 		last=0
 		while kill -0 $qpid 2>/dev/null; do
