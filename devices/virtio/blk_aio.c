@@ -181,9 +181,13 @@ static void *pool_worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		r->result = blk_aio_exec_stoppable(p->f, r, &p->cancel);
 		pthread_mutex_lock(&p->lock);
+		/* Only a list that was empty needs the eventfd: the reaper
+		 * takes what is there or wakes itself again (pool_reap). */
+		bool first = !p->done_head;
 		list_push(&p->done_head, &p->done_tail, r);
 		pthread_cond_broadcast(&p->done_cv);
-		signal_efd(p->efd);
+		if (first)
+			signal_efd(p->efd);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -236,6 +240,8 @@ int blk_aio_pool_reap(struct blk_aio_pool *p, struct blk_aio_req **done, int max
 		pthread_cond_wait(&p->done_cv, &p->lock);
 	while (n < max && p->done_head)
 		done[n++] = list_pop(&p->done_head, &p->done_tail);
+	if (p->done_head)             /* left some: stay readable for them */
+		signal_efd(p->efd);
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
@@ -328,8 +334,10 @@ int blk_aio_submit(struct blk_aio *a, struct blk_aio_req *r)
 	switch (a->kind) {
 	case BLK_AIO_SYNC:
 		r->result = blk_aio_exec(a->f, r);
+		/* one eventfd write per batch, not per request (pool_worker) */
+		if (!a->sync_head)
+			signal_efd(a->efd);
 		list_push(&a->sync_head, &a->sync_tail, r);
-		signal_efd(a->efd);
 		return 0;
 	case BLK_AIO_THREADS:
 		blk_aio_pool_submit(&a->pool, r);
@@ -361,6 +369,8 @@ int blk_aio_reap(struct blk_aio *a, struct blk_aio_req **done, int max, bool wai
 	case BLK_AIO_SYNC:
 		while (n < max && a->sync_head)
 			done[n++] = list_pop(&a->sync_head, &a->sync_tail);
+		if (a->sync_head)
+			signal_efd(a->efd);
 		break;
 	case BLK_AIO_THREADS:
 		n = blk_aio_pool_reap(&a->pool, done, max, wait);
