@@ -36,7 +36,16 @@ int blk_aio_uring_open(struct blk_aio *a)
 		return -ENOMEM;
 	while (entries < a->depth)
 		entries <<= 1;
-	r = io_uring_queue_init(entries, &u->ring, 0);
+	/* COOP_TASKRUN (Linux 5.19): a completion does not interrupt the
+	 * submitting thread with an IPI while it runs; it is handed over at
+	 * that thread's next system call -- for the iothread, its next
+	 * epoll_wait or io_uring_enter. A sleeping thread is still woken.
+	 * TASKRUN_FLAG tells liburing's peek when completions wait for
+	 * that. Older kernels refuse both: do without. */
+	r = io_uring_queue_init(entries, &u->ring,
+				IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+	if (r == -EINVAL)
+		r = io_uring_queue_init(entries, &u->ring, 0);
 	if (r) {
 		free(u);
 		return r;
