@@ -36,7 +36,8 @@ const char cli_usage[] =
 	"                         a virtio-net card on a tap device (repeatable)\n"
 	"      TRANSPORT: transport=pci (default) with legacy=on (transitional, default)\n"
 	"                 or legacy=off (modern only); or transport=mmio with version=2\n"
-	"                 (modern, default) or version=1 (legacy)\n"
+	"                 (modern, default) or version=1 (legacy); packed=on offers packed\n"
+	"                 virtqueues to a modern driver (default off)\n"
 	"  --iothreads N          I/O threads serving disk queues, 1-16 (default 1);\n"
 	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
@@ -129,6 +130,10 @@ static int transport_key(struct transport_config *t, const char *k, const char *
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -EINVAL;
 		t->legacy = !strcmp(v, "on");
+	} else if (!strcmp(k, "packed")) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -EINVAL;
+		t->packed = !strcmp(v, "on");
 	} else {
 		return 1;
 	}
@@ -264,7 +269,7 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	memcpy(d->path, v, plen);
 	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
 			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
-			   "cache=none|writeback, aio=io_uring|threads|sync, queues=1-16, "
+			   "packed=on|off, cache=none|writeback, aio=io_uring|threads|sync, queues=1-16, "
 			   "iothread=0-15", err, errlen);
 	if (r)
 		return r;
@@ -282,7 +287,7 @@ static int parse_net(struct vm_config *cfg, const char *v, char *err, int errlen
 	*n = (struct net_config){ .t = default_transport };
 	int r = parse_keys("--net", v, n, net_key,
 			   "tap=NAME, mac=XX:XX:XX:XX:XX:XX, transport=pci|mmio, legacy=on|off, "
-			   "version=1|2", err, errlen);
+			   "version=1|2, packed=on|off", err, errlen);
 	if (r)
 		return r;
 	if (!n->tap[0])

@@ -18,6 +18,7 @@ struct transport_config {
 	enum disk_transport transport;   /* default PCI */
 	int version;               /* virtio-mmio register layout: 1 legacy, 2 modern */
 	int legacy;                /* PCI: 1 transitional (legacy I/O BAR too), 0 modern only */
+	int packed;                /* offer VIRTIO_F_RING_PACKED (modern drivers only) */
 };
 
 struct disk_config {

@@ -246,6 +246,12 @@ static int add_device(struct virtio_host *h, const struct vdev_class *cls, int i
 	h->kvm.ndevs = h->ndevs;
 	if ((r = cls->create(v, index, err, errlen)))
 		return r;
+	/* Packed rings (virtio 1.2 §2.8) need VERSION_1: offered on modern
+	 * virtio-mmio and on PCI, where only a driver using the modern
+	 * interface can see feature bit 34. Any device gets them: the virtqueue
+	 * layer serves both layouts behind one interface. */
+	if (v->t.packed && (v->t.transport == TRANSPORT_PCI || v->t.version == 2))
+		v->vd->host_features |= 1ull << VIRTIO_F_RING_PACKED;
 	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		if (!v->queue_io[q] && q < v->vd->num_queues) {
 			snprintf(err, errlen, "%s: cannot start an I/O thread", cls->opt);

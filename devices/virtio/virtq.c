@@ -5,6 +5,8 @@
 #include "virtio/virtq.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "virtio/virtio.h"
@@ -29,8 +31,69 @@ static const struct virtq_ops virtq_ops[] = {
 		.has_work = virtq_split_has_work,
 		.start = virtq_split_start,
 	},
-	/* [VIRTQ_PACKED]: virtio 1.2 §2.8, not yet implemented. */
+	[VIRTQ_PACKED] = {
+		.pop = virtq_packed_pop,
+		.fill = virtq_packed_fill,
+		.flush = virtq_packed_flush,
+		.should_notify = virtq_packed_should_notify,
+		.enable_notify = virtq_packed_enable_notify,
+		.has_work = virtq_packed_has_work,
+		.start = virtq_packed_start,
+	},
 };
+
+/* ---- shared by the layouts ---- */
+
+/* The queue is unusable from now on (§2.7: a malformed chain is a driver
+ * bug or an attack); the caller sets NEEDS_RESET. */
+int virtq_broken(struct virtq *q, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	q->broken = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	virtio_warn(q->dev, "queue %u broken: %s", q->index, msg);
+	return -EINVAL;
+}
+
+/* Appends one buffer. Zero-length buffers are refused, as QEMU does
+ * (virtqueue_map_desc: "zero sized buffers are not allowed"); Linux drivers
+ * never produce them, so every segment a device sees has a byte. */
+int virtq_add_segment(struct virtq *q, struct virtq_elem *e, uint64_t addr, uint32_t len,
+		      bool writable)
+{
+	uint32_t n = e->nout + e->nin;
+	void *p;
+
+	if (len == 0)
+		return virtq_broken(q, "zero-length descriptor");
+	/* gm_ptr refuses ranges leaving a RAM region or wrapping 2^64. */
+	p = gm_ptr(q->dev->mem, addr, len);
+	if (!p)
+		return virtq_broken(q, "buffer 0x%llx+0x%x outside RAM",
+			      (unsigned long long)addr, len);
+	/* §2.7.4.2, §2.8.4: device-readable descriptors come before writable ones. */
+	if (!writable && e->nin)
+		return virtq_broken(q, "readable descriptor after a writable one");
+	if (n >= VIRTQ_MAX_SEGS)
+		return virtq_broken(q, "more than %u segments", VIRTQ_MAX_SEGS);
+	e->iov[n].iov_base = p;
+	e->iov[n].iov_len = len;
+	if (writable) {
+		e->nin++;
+		e->in_len += len;
+	} else {
+		e->nout++;
+		e->out_len += len;
+	}
+	/* §2.7.4: a chain is at most 2^32 bytes long in total. */
+	if (e->out_len + e->in_len > UINT32_MAX)
+		return virtq_broken(q, "chain longer than 4 GiB");
+	return 0;
+}
 
 void virtq_reset(struct virtq *q)
 {
@@ -62,9 +125,9 @@ int virtq_start(struct virtq *q)
 	case VIRTQ_SPLIT:
 		return virtq_ops[VIRTQ_SPLIT].start(q);
 	case VIRTQ_PACKED:
-		break;
+		return virtq_ops[VIRTQ_PACKED].start(q);
 	}
-	return -ENOTSUP;
+	return -EINVAL;
 }
 
 int virtq_pop(struct virtq *q, struct virtq_elem *e)
@@ -73,7 +136,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	case VIRTQ_SPLIT:
 		return virtq_ops[VIRTQ_SPLIT].pop(q, e);
 	case VIRTQ_PACKED:
-		break;
+		return virtq_ops[VIRTQ_PACKED].pop(q, e);
 	}
 	return 0;
 }
@@ -92,7 +155,8 @@ void virtq_fill_token(struct virtq *q, const struct virtq_token *t, uint32_t len
 		virtq_ops[VIRTQ_SPLIT].fill(q, t, len, i);
 		return;
 	case VIRTQ_PACKED:
-		break;
+		virtq_ops[VIRTQ_PACKED].fill(q, t, len, i);
+		return;
 	}
 }
 
@@ -103,7 +167,8 @@ void virtq_flush(struct virtq *q, uint16_t count)
 		virtq_ops[VIRTQ_SPLIT].flush(q, count);
 		return;
 	case VIRTQ_PACKED:
-		break;
+		virtq_ops[VIRTQ_PACKED].flush(q, count);
+		return;
 	}
 }
 
@@ -119,7 +184,7 @@ bool virtq_should_notify(struct virtq *q)
 	case VIRTQ_SPLIT:
 		return virtq_ops[VIRTQ_SPLIT].should_notify(q);
 	case VIRTQ_PACKED:
-		break;
+		return virtq_ops[VIRTQ_PACKED].should_notify(q);
 	}
 	return false;
 }
@@ -131,7 +196,8 @@ void virtq_enable_notify(struct virtq *q, bool enable)
 		virtq_ops[VIRTQ_SPLIT].enable_notify(q, enable);
 		return;
 	case VIRTQ_PACKED:
-		break;
+		virtq_ops[VIRTQ_PACKED].enable_notify(q, enable);
+		return;
 	}
 }
 
@@ -141,7 +207,7 @@ bool virtq_has_work(struct virtq *q)
 	case VIRTQ_SPLIT:
 		return virtq_ops[VIRTQ_SPLIT].has_work(q);
 	case VIRTQ_PACKED:
-		break;
+		return virtq_ops[VIRTQ_PACKED].has_work(q);
 	}
 	return false;
 }

@@ -14,6 +14,8 @@ struct virtio_dev;
 #define VIRTQ_MAX_SIZE 32768
 /* Most segments one request may carry (bounded by the queue size too). */
 #define VIRTQ_MAX_SEGS 1024
+/* Largest packed ring: the ids in flight are tracked in a bitmap this big. */
+#define VIRTQ_PACKED_MAX_SIZE 1024
 
 enum virtq_layout { VIRTQ_SPLIT = 0, VIRTQ_PACKED = 1 };
 
@@ -57,17 +59,20 @@ struct virtq {
 	uint16_t signalled_used;      /* EVENT_IDX bookkeeping */
 	bool signalled_used_valid;
 	bool broken;                  /* a malformed chain was seen */
-	/* packed-layout state lives here too when it arrives */
-	bool avail_wrap, used_wrap;
+	/* packed layout (§2.8): wrap counters, the batch being filled, the
+	 * ids in flight */
+	bool avail_wrap, used_wrap, signalled_wrap, packed_started;
+	uint16_t batch_slots, first_slot, first_flags;
+	uint8_t inflight[VIRTQ_PACKED_MAX_SIZE / 8];
 };
 
 /* Resets q to its power-on state (not ready, no addresses, size num_max). */
 void virtq_reset(struct virtq *q);
 /* Picks the layout, event_idx and indirect from the negotiated features of
- * q->dev, checks the size (power of two for split, 1..num_max) and maps the
- * rings from guest memory. Keeps last_avail_idx/used_idx (zeroed by reset).
- * 0, or -EINVAL (bad size, rings outside RAM, misaligned), -ENOTSUP (packed,
- * not yet implemented). */
+ * q->dev, checks the size (split: a power of two; packed: up to
+ * VIRTQ_PACKED_MAX_SIZE; both within num_max) and maps the rings from guest
+ * memory. Keeps last_avail_idx/used_idx (zeroed by reset). 0, or -EINVAL
+ * (bad size, rings outside RAM, misaligned). */
 int virtq_start(struct virtq *q);
 
 /* 1: elem filled; 0: nothing available; -EINVAL: malformed chain (the queue
@@ -92,6 +97,12 @@ void virtq_enable_notify(struct virtq *q, bool enable);
 bool virtq_has_work(struct virtq *q);
 
 /* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
+/* Marks q broken with a warning naming why; returns -EINVAL. */
+int virtq_broken(struct virtq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends one guest buffer to e after checking it (non-empty, inside RAM,
+ * readable before writable, bounded counts and total). 0 or virtq_broken. */
+int virtq_add_segment(struct virtq *q, struct virtq_elem *e, uint64_t addr, uint32_t len,
+		      bool writable);
 int virtq_split_start(struct virtq *q);
 int virtq_split_pop(struct virtq *q, struct virtq_elem *e);
 void virtq_split_fill(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
@@ -99,5 +110,12 @@ void virtq_split_flush(struct virtq *q, uint16_t count);
 bool virtq_split_should_notify(struct virtq *q);
 void virtq_split_enable_notify(struct virtq *q, bool enable);
 bool virtq_split_has_work(struct virtq *q);
+int virtq_packed_start(struct virtq *q);
+int virtq_packed_pop(struct virtq *q, struct virtq_elem *e);
+void virtq_packed_fill(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
+void virtq_packed_flush(struct virtq *q, uint16_t count);
+bool virtq_packed_should_notify(struct virtq *q);
+void virtq_packed_enable_notify(struct virtq *q, bool enable);
+bool virtq_packed_has_work(struct virtq *q);
 
 #endif

@@ -7,8 +7,6 @@
 #include "virtio/virtq.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "virtio/virtio.h"
@@ -70,22 +68,6 @@ static void read_desc(const struct virtq *q, const uint8_t *table, uint32_t i, s
 	out->next = virtio_get16(q->dev, raw + 14);
 }
 
-/* The queue is unusable from now on (§2.7: a malformed chain is a driver
- * bug or an attack); the caller sets NEEDS_RESET. */
-__attribute__((format(printf, 2, 3)))
-static int broken(struct virtq *q, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	q->broken = true;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	virtio_warn(q->dev, "queue %u broken: %s", q->index, msg);
-	return -EINVAL;
-}
-
 /* ---- start ---- */
 
 int virtq_split_start(struct virtq *q)
@@ -113,42 +95,6 @@ int virtq_split_start(struct virtq *q)
 
 /* ---- pop ---- */
 
-/* Appends one buffer. Zero-length buffers are refused, as QEMU does
- * (virtqueue_map_desc: "zero sized buffers are not allowed"); Linux drivers
- * never produce them, so every segment a device sees has a byte. */
-static int add_segment(struct virtq *q, struct virtq_elem *e, const struct desc *dd)
-{
-	bool writable = dd->flags & VRING_DESC_F_WRITE;
-	uint32_t n = e->nout + e->nin;
-	void *p;
-
-	if (dd->len == 0)
-		return broken(q, "zero-length descriptor");
-	/* gm_ptr refuses ranges leaving a RAM region or wrapping 2^64. */
-	p = gm_ptr(q->dev->mem, dd->addr, dd->len);
-	if (!p)
-		return broken(q, "buffer 0x%llx+0x%x outside RAM",
-			      (unsigned long long)dd->addr, dd->len);
-	/* §2.7.4.2: device-readable descriptors come before writable ones. */
-	if (!writable && e->nin)
-		return broken(q, "readable descriptor after a writable one");
-	if (n >= VIRTQ_MAX_SEGS)
-		return broken(q, "more than %u segments", VIRTQ_MAX_SEGS);
-	e->iov[n].iov_base = p;
-	e->iov[n].iov_len = dd->len;
-	if (writable) {
-		e->nin++;
-		e->in_len += dd->len;
-	} else {
-		e->nout++;
-		e->out_len += dd->len;
-	}
-	/* §2.7.4: a chain is at most 2^32 bytes long in total. */
-	if (e->out_len + e->in_len > UINT32_MAX)
-		return broken(q, "chain longer than 4 GiB");
-	return 0;
-}
-
 /* §2.7.5.3: an indirect table of len/16 descriptors, starting at entry 0,
  * that may not itself contain an indirect descriptor. */
 static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct desc *ind)
@@ -159,29 +105,29 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct des
 	int rc;
 
 	if (!q->indirect)
-		return broken(q, "indirect descriptor not negotiated");
+		return virtq_broken(q, "indirect descriptor not negotiated");
 	if (ind->flags & VRING_DESC_F_NEXT)
-		return broken(q, "indirect descriptor with NEXT");
+		return virtq_broken(q, "indirect descriptor with NEXT");
 	if (ind->len == 0 || ind->len % DESC_SIZE)
-		return broken(q, "indirect table length %u", ind->len);
+		return virtq_broken(q, "indirect table length %u", ind->len);
 	table = gm_ptr(q->dev->mem, ind->addr, ind->len);
 	if (!table)
-		return broken(q, "indirect table 0x%llx+0x%x outside RAM",
+		return virtq_broken(q, "indirect table 0x%llx+0x%x outside RAM",
 			      (unsigned long long)ind->addr, ind->len);
 	for (;;) {
 		/* More visits than entries means a loop. */
 		if (count++ >= n)
-			return broken(q, "indirect chain loops");
+			return virtq_broken(q, "indirect chain loops");
 		read_desc(q, table, i, &dd);
 		if (dd.flags & VRING_DESC_F_INDIRECT)
-			return broken(q, "nested indirect descriptor");
-		rc = add_segment(q, e, &dd);
+			return virtq_broken(q, "nested indirect descriptor");
+		rc = virtq_add_segment(q, e, dd.addr, dd.len, dd.flags & VRING_DESC_F_WRITE);
 		if (rc)
 			return rc;
 		if (!(dd.flags & VRING_DESC_F_NEXT))
 			return 0;
 		if (dd.next >= n)
-			return broken(q, "indirect next %u beyond table of %u", dd.next, n);
+			return virtq_broken(q, "indirect next %u beyond table of %u", dd.next, n);
 		i = dd.next;
 	}
 }
@@ -201,17 +147,17 @@ static int walk_chain(struct virtq *q, uint16_t head, struct virtq_elem *e)
 		/* §2.7.5.2: no chain is longer than the queue: this bounds
 		 * loops too. */
 		if (count++ >= num)
-			return broken(q, "chain from head %u loops or exceeds %u", head, num);
+			return virtq_broken(q, "chain from head %u loops or exceeds %u", head, num);
 		read_desc(q, q->desc, i, &dd);
 		if (dd.flags & VRING_DESC_F_INDIRECT) {
 			rc = walk_indirect(q, e, &dd);
 			break;
 		}
-		rc = add_segment(q, e, &dd);
+		rc = virtq_add_segment(q, e, dd.addr, dd.len, dd.flags & VRING_DESC_F_WRITE);
 		if (rc || !(dd.flags & VRING_DESC_F_NEXT))
 			break;
 		if (dd.next >= num)
-			return broken(q, "next %u beyond queue size %u", dd.next, num);
+			return virtq_broken(q, "next %u beyond queue size %u", dd.next, num);
 		i = dd.next;
 	}
 	e->ndescs = (uint16_t)count;
@@ -232,12 +178,12 @@ int virtq_split_pop(struct virtq *q, struct virtq_elem *e)
 	if (pending == 0)
 		return 0;
 	if (pending > q->num)
-		return broken(q, "avail idx %u is %u ahead of %u (size %u)",
+		return virtq_broken(q, "avail idx %u is %u ahead of %u (size %u)",
 			      avail_idx, pending, q->last_avail_idx, q->num);
 	head = load16(q, (const uint8_t *)q->avail + AVAIL_RING +
 		      2u * (q->last_avail_idx & (q->num - 1)), __ATOMIC_RELAXED);
 	if (head >= q->num)
-		return broken(q, "head %u beyond queue size %u", head, q->num);
+		return virtq_broken(q, "head %u beyond queue size %u", head, q->num);
 	rc = walk_chain(q, head, e);
 	if (rc)
 		return rc;

@@ -321,7 +321,13 @@ static void disk_engines_and_queues(void **state)
 	assert_int_equal(cfg.disks[0].aio, DISK_AIO_AUTO);
 	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[0]), 16);  /* at most 16 */
 
-	static const char *const bad[] = { "a,aio=posix", "a,aio=", "a,queues=0", "a,queues=17",
+	assert_int_equal(PARSE("run", "--kernel", "k", "--disk", "a,packed=on", "--disk", "b",
+			       "--net", "tap=t0,packed=on"), CLI_RUN);
+	assert_int_equal(cfg.disks[0].t.packed, 1);
+	assert_int_equal(cfg.disks[1].t.packed, 0);
+	assert_int_equal(cfg.nets[0].t.packed, 1);
+
+	static const char *const bad[] = { "a,packed=yes", "a,aio=posix", "a,aio=", "a,queues=0", "a,queues=17",
 					   "a,queues=x", "a,iothread=-1", "a,iothread=16" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		REJECT("--disk:", "run", "--kernel", "k", "--disk", (char *)bad[i]);

@@ -238,14 +238,6 @@ static void test_start_outside_ram(void **state)
 	assert_null(g->q->used);
 }
 
-static void test_packed_not_supported(void **state)
-{
-	struct guest *g = *state;
-
-	g->d.host_features |= F(VIRTIO_F_RING_PACKED);
-	assert_int_equal(start_q(g, 16, FEAT_ALL | F(VIRTIO_F_RING_PACKED)), -ENOTSUP);
-}
-
 /* ---- normal chains ---- */
 
 static void test_empty(void **state)
@@ -860,7 +852,6 @@ int main(void)
 		T(test_start_bad_size),
 		T(test_start_misaligned),
 		T(test_start_outside_ram),
-		T(test_packed_not_supported),
 		T(test_empty),
 		T(test_direct_single),
 		T(test_out_in_chain_and_used),
