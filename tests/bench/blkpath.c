@@ -290,7 +290,7 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 	const struct bp_opts *o = &b->o;
 	double wall = t1->wall - t0->wall, cpu = t1->cpu - t0->cpu;
 	double drv = t1->driver - t0->driver, iot = t1->iothread - t0->iothread;
-	uint64_t ios = t1->ios - t0->ios, kicks = 0, irqs = 0, wakeups = 0, errors = 0;
+	uint64_t ios = t1->ios - t0->ios, kicks = 0, irqs = 0, wakeups = 0, errors = 0, io_calls = 0;
 	double n = ios ? (double)ios : 1;
 
 	for (unsigned i = 0; i < o->queues; i++) {
@@ -298,28 +298,30 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 		irqs += b->q[i].irqs;
 		wakeups += b->q[i].wakeups;
 		errors += b->q[i].errors;
+		io_calls += b->q[i].kick_calls + b->q[i].done_calls;
 	}
 	/* kicks and interrupts over the whole run: per I/O of the whole run */
 	uint64_t all = 0;
 	for (unsigned i = 0; i < o->queues; i++)
-		all += b->q[i].ios;
+		all += b->q[i].completed;
 	double na = all ? (double)all : 1;
 	double kiops = (double)ios / wall / 1e3, mbps = (double)ios * o->bs / wall / 1e6;
 	if (o->json) {
 		printf("{\"tool\":\"kvmini-blkpath\",\"file\":\"%s\",\"size\":%llu,\"rw\":\"%s\","
 		       "\"bs\":%u,\"qd\":%u,\"queues\":%u,\"iothreads\":%u,\"aio\":\"%s\","
 		       "\"cache\":\"%s\",\"notify\":\"%s\",\"event_idx\":%s,\"indirect\":%s,"
-		       "\"runtime_s\":%.3f,\"ios\":%llu,\"kiops\":%.3f,\"mbps\":%.3f,"
+		       "\"runtime_s\":%.3f,\"ios\":%llu,\"ios_all\":%llu,\"kiops\":%.3f,\"mbps\":%.3f,"
 		       "\"cpu_s\":%.3f,\"cpu_us_per_io\":%.4f,\"driver_us_per_io\":%.4f,"
 		       "\"iothread_us_per_io\":%.4f,\"kicks_per_io\":%.4f,\"irqs_per_io\":%.4f,"
-		       "\"wakeups_per_io\":%.4f,\"errors\":%llu}\n",
+		       "\"wakeups_per_io\":%.4f,\"iothread_calls_per_io\":%.4f,\"errors\":%llu}\n",
 		       path, (unsigned long long)b->span, rw_name(o->rw), o->bs, o->qd, o->queues,
 		       o->iothreads, blk_aio_kind_name(b->blk.aio_kind),
 		       o->cache == BLK_CACHE_NONE ? "none" : "writeback",
 		       o->notify_direct ? "direct" : "eventfd", o->event_idx ? "true" : "false",
-		       o->indirect ? "true" : "false", wall, (unsigned long long)ios, kiops, mbps,
+		       o->indirect ? "true" : "false", wall, (unsigned long long)ios,
+		       (unsigned long long)all, kiops, mbps,
 		       cpu, cpu * 1e6 / n, drv * 1e6 / n, iot * 1e6 / n, kicks / na, irqs / na,
-		       wakeups / na, (unsigned long long)errors);
+		       wakeups / na, io_calls / na, (unsigned long long)errors);
 		return;
 	}
 	printf(PROG ": %s bs=%u qd=%u queues=%u iothreads=%u aio=%s cache=%s notify=%s "
@@ -329,10 +331,10 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 	       o->notify_direct ? "direct" : "eventfd", o->event_idx ? "on" : "off",
 	       o->indirect ? "on" : "off", path, (double)b->span / (1 << 30), wall);
 	printf("  %.1f kIOPS  %.1f MB/s  CPU %.2f us/IO (%.2f cores: drivers %.2f, iothreads %.2f, "
-	       "other %.2f)\n  per I/O: %.3f kicks, %.3f interrupts, %.3f driver wake-ups; "
-	       "errors %llu\n", kiops, mbps, cpu * 1e6 / n, cpu / wall, drv / wall, iot / wall,
-	       (cpu - drv - iot) / wall, kicks / na, irqs / na, wakeups / na,
-	       (unsigned long long)errors);
+	       "other %.2f)\n  per I/O: %.3f kicks, %.3f interrupts, %.3f driver wake-ups, "
+	       "%.3f iothread callbacks; errors %llu\n", kiops, mbps, cpu * 1e6 / n, cpu / wall,
+	       drv / wall, iot / wall, (cpu - drv - iot) / wall, kicks / na, irqs / na,
+	       wakeups / na, io_calls / na, (unsigned long long)errors);
 }
 
 /* ---- the run ---- */

@@ -47,8 +47,10 @@ struct bp_queue {
 	clockid_t cpu_clock;
 	/* the driver's, read by main after the stop */
 	uint64_t ios, errors, kicks, wakeups;
+	uint64_t completed;                   /* every answer, the drain's too */
 	atomic_uint_fast64_t ios_live;        /* ios so far, for the window's edges */
 	uint64_t irqs;                        /* under the device lock */
+	uint64_t kick_calls, done_calls;      /* the iothread's callbacks */
 };
 
 struct bp {

@@ -15,7 +15,9 @@
 # which submits one I/O per io_uring_enter. A second column, "fio batched",
 # adds --iodepth_batch_submit=QD --iodepth_batch_complete_max=QD: what the
 # host can do when submissions are batched as the device batches them
-# (--no-batched leaves it out).
+# (--no-batched leaves it out). CPU per I/O is the user + system time of the
+# whole process (fio: its job processes and io_uring workers too) over every
+# I/O completed.
 #
 # Usage: tests/bench/blkpath.sh [options]
 #   --build DIR        where kvmini-blkpath was built (default: build; or set
@@ -91,42 +93,56 @@ trap 'exit 130' INT TERM
 results=$out/results.jsonl
 : >"$results"
 
-# record TOOL STORE QUEUES RUN JSONFILE: one line of results.jsonl
+# record TOOL STORE QUEUES RUN JSONFILE TIMEFILE: one line of results.jsonl.
+# CPU per I/O is the same on both sides: the user + system time of the whole
+# process tree (io_uring's workers included) over every I/O it completed.
 record() {
 	python3 - "$@" >>"$results" <<'EOF'
 import json, sys
-tool, store, queues, run, path = sys.argv[1:6]
+tool, store, queues, run, path, tpath = sys.argv[1:7]
 with open(path) as f:
     text = f.read()
 # fio may print notes before its JSON
 d = json.loads(text[text.index('{'):])
+user, system = map(float, open(tpath).read().split()[-2:])
 if tool == 'kvmini':
-    kiops, cpu = d['kiops'], d['cpu_us_per_io']
+    kiops, ios = d['kiops'], d['ios_all']
 else:
     j = d['jobs'][0]
     kiops = sum(j[k]['iops'] for k in ('read', 'write')) / 1e3
-    cpu = None
+    ios = sum(j[k]['total_ios'] for k in ('read', 'write'))
 print(json.dumps({'tool': tool, 'store': store, 'queues': int(queues), 'run': int(run),
-                  'kiops': kiops, 'cpu_us_per_io': cpu}))
+                  'kiops': kiops, 'cpu_us_per_io': (user + system) * 1e6 / max(ios, 1)}))
 EOF
+}
+
+# timed JSON TIMEFILE CMD...: runs CMD with its stdout in JSON, its user and
+# system times in TIMEFILE; on failure shows what it said and stops.
+timed() {
+	local json=$1 tf=$2 TIMEFORMAT='%U %S'
+	shift 2
+	if ! { time "$@" >"$json" 2>"$tf.err"; } 2>"$tf"; then
+		cat "$tf.err" >&2
+		die "failed: $*"
+	fi
 }
 
 run_kvmini() {   # STORE FILE CACHE QUEUES RUN
 	local j=$out/kvmini-$1-q$4-r$5.json
-	"$bin" --file "$2" --size "$size" --cache "$3" --queues "$4" --qd "$qd" --bs "$bs" \
-		--rw "$rw" --aio "$aio" --runtime "$runtime" --json >"$j"
-	record kvmini "$1" "$4" "$5" "$j"
+	timed "$j" "$j.time" "$bin" --file "$2" --size "$size" --cache "$3" --queues "$4" \
+		--qd "$qd" --bs "$bs" --rw "$rw" --aio "$aio" --runtime "$runtime" --json
+	record kvmini "$1" "$4" "$5" "$j" "$j.time"
 }
 
 run_fio() {      # TOOL STORE FILE DIRECT QUEUES RUN [EXTRA...]
 	local tool=$1 store=$2 file=$3 direct=$4 q=$5 r=$6
 	shift 6
 	local j=$out/$tool-$store-q$q-r$r.json
-	fio --name=blkpath --filename="$file" --size="$size" --ioengine=io_uring --rw="$rw" \
-		--bs="$bs" --iodepth="$qd" --numjobs="$q" --direct="$direct" --time_based \
-		--runtime="$runtime" --group_reporting --output-format=json --output="$j" "$@" \
-		>/dev/null
-	record "$tool" "$store" "$q" "$r" "$j"
+	timed /dev/null "$j.time" fio --name=blkpath --filename="$file" --size="$size" \
+		--ioengine=io_uring --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$q" \
+		--direct="$direct" --time_based --runtime="$runtime" --group_reporting \
+		--output-format=json --output="$j" "$@"
+	record "$tool" "$store" "$q" "$r" "$j" "$j.time"
 }
 
 for store in $stores; do
@@ -174,9 +190,9 @@ def stat(tool, store, q, key='kiops'):
     return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
 def fmt(m, s):
     return '-' if m is None else f'{m:8.1f} ± {s:6.1f}'
-head = ['store', 'queues', 'kvmini kIOPS', 'us CPU/IO', 'fio kIOPS', 'ratio']
+head = ['store', 'queues', 'kvmini kIOPS', 'µs CPU/IO', 'fio kIOPS', 'µs CPU/IO', 'ratio']
 if batched:
-    head += ['fio batched kIOPS', 'ratio']
+    head += ['fio batched kIOPS', 'µs CPU/IO', 'ratio']
 print('| ' + ' | '.join(head) + ' |')
 print('|' + '|'.join('---' for _ in head) + '|')
 seen = []
@@ -186,12 +202,11 @@ for r in rows:
         seen.append(k)
 for store, q in seen:
     km, ks = stat('kvmini', store, q)
-    cm, _ = stat('kvmini', store, q, 'cpu_us_per_io')
-    fm, fs = stat('fio', store, q)
-    cells = [store, str(q), fmt(km, ks), f'{cm:.2f}', fmt(fm, fs), f'{km / fm:.2f}']
-    if batched:
-        bm, bsd = stat('fio-batched', store, q)
-        cells += [fmt(bm, bsd), f'{km / bm:.2f}' if bm else '-']
+    cells = [store, str(q), fmt(km, ks), '%.2f' % stat('kvmini', store, q, 'cpu_us_per_io')[0]]
+    for tool in ['fio'] + (['fio-batched'] if batched else []):
+        m, sd = stat(tool, store, q)
+        cells += [fmt(m, sd), '%.2f' % stat(tool, store, q, 'cpu_us_per_io')[0],
+                  f'{km / m:.2f}' if m else '-']
     print('| ' + ' | '.join(cells) + ' |')
 EOF
 [ "$keep" = 1 ] && echo "(every run's JSON is in $out)"

@@ -119,6 +119,7 @@ void bp_on_kick(struct io_watch *w)
 	uint64_t cnt;
 
 	/* as vmm/virtio_kvm.c serves an ioeventfd */
+	q->kick_calls++;
 	if (read(w->fd, &cnt, sizeof(cnt)) > 0)
 		d->ops->queue_notify(d, q->index);
 }
@@ -129,6 +130,7 @@ void bp_on_done(struct io_watch *w)
 	uint64_t cnt;
 
 	/* as vmm/vdev_blk.c serves a queue's engine */
+	q->done_calls++;
 	if (read(w->fd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: an earlier pass took them; look anyway */
 	}
@@ -368,6 +370,7 @@ static unsigned reap(struct bp_queue *q, bool repost)
 			continue;
 		}
 		q->inflight--;
+		q->completed++;
 		if (len != want_len || q->meta[(size_t)META * s + META_STATUS] != VIRTIO_BLK_S_OK)
 			q->errors++;
 		if (repost) {
