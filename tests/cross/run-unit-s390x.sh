@@ -64,12 +64,12 @@ for t in $tests; do
 		continue
 	fi
 	exe=$(find "$build" -type f -name "$t" -perm -u+x | head -1)
-	if (cd "$(dirname "$exe")" && timeout 300 "$emu" "${emu_args[@]}" "./$t") >"$build.$t.out" 2>&1; then
-		echo "PASS  $t ($(grep -o '[0-9]* test(s) run' "$build.$t.out" | head -1))"
+	if (cd "$(dirname "$exe")" && timeout 300 "$emu" "${emu_args[@]}" "./$t") >"$logs/$t.out" 2>&1; then
+		echo "PASS  $t ($(grep -o '[0-9]* test(s) run' "$logs/$t.out" | head -1))"
 		pass=$((pass + 1))
 	else
 		echo "FAIL  $t"
-		grep -E '^\[  (ERROR|FAILED) |^\[   LINE|Segmentation|Aborted' "$build.$t.out" | head -20
+		grep -E '^\[  (ERROR|FAILED) |^\[   LINE|Segmentation|Aborted' "$logs/$t.out" | head -20
 		fail=$((fail + 1)); status=1
 	fi
 done
