@@ -53,6 +53,8 @@ int backends_open(struct backends *b, const struct vm_config *cfg, char *err, si
 				  err, errlen);
 		if (!r)
 			b->ndisks++;
+		if (!r && !dc->nolock)
+			r = blk_file_lock(&b->disks[i], dc->path, err, errlen);
 		if (!r)
 			r = settle_engine(b, i, dc, err, errlen);
 	}

@@ -27,7 +27,7 @@ const char cli_usage[] =
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
 	"  --disk PATH[,readonly=on][,cache=none|writeback][,aio=ENGINE][,queues=N]\n"
-	"             [,iothread=K][,TRANSPORT]\n"
+	"             [,iothread=K][,lock=off][,TRANSPORT]\n"
 	"                         a raw disk image as a virtio-blk device (repeatable);\n"
 	"                         ENGINE: io_uring, threads or sync (default: io_uring\n"
 	"                         where allowed, else threads); queues: 1-16 (default:\n"
@@ -154,6 +154,8 @@ static int disk_key(void *dev, const char *k, const char *v, const char **why)
 		d->cache = DISK_CACHE_NONE;
 	else if (!strcmp(k, "cache") && !strcmp(v, "writeback"))
 		d->cache = DISK_CACHE_WRITEBACK;
+	else if (!strcmp(k, "lock") && (!strcmp(v, "on") || !strcmp(v, "off")))
+		d->nolock = !strcmp(v, "off");
 	else if (!strcmp(k, "aio") && !strcmp(v, "io_uring"))
 		d->aio = DISK_AIO_IO_URING;
 	else if (!strcmp(k, "aio") && !strcmp(v, "threads"))
@@ -269,7 +271,7 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	memcpy(d->path, v, plen);
 	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
 			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
-			   "packed=on|off, cache=none|writeback, aio=io_uring|threads|sync, queues=1-16, "
+			   "packed=on|off, cache=none|writeback, lock=on|off, aio=io_uring|threads|sync, queues=1-16, "
 			   "iothread=0-15", err, errlen);
 	if (r)
 		return r;

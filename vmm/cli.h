@@ -28,6 +28,7 @@ struct disk_config {
 	enum disk_aio aio;
 	int queues;                /* request queues; 0: one per vCPU (at most 16) */
 	int iothread;              /* serve all queues on this I/O thread; -1: spread */
+	int nolock;                /* lock=off: do not lock the image */
 	struct transport_config t;
 };
 

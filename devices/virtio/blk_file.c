@@ -117,6 +117,31 @@ fail:
 	return r;
 }
 
+int blk_file_lock(struct blk_file *f, const char *path, char *err, size_t errlen)
+{
+	struct flock l = { .l_type = f->readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	int r;
+
+	/* OFD locks belong to the open file description: they conflict with
+	 * another kvmini (or QEMU, which takes the same kind) and are not
+	 * dropped when some other descriptor of ours on the file closes. */
+	do {
+		r = fcntl(f->fd, F_OFD_SETLK, &l);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 0;
+	r = -errno;
+	if (r == -EAGAIN || r == -EACCES) {
+		snprintf(err, errlen, "--disk: '%s' is in use by another process (it holds a%s lock "
+			 "on it; add lock=off to share it anyway)", path,
+			 f->readonly ? "n exclusive" : "");
+		return -EAGAIN;
+	}
+	snprintf(err, errlen, "--disk: cannot lock '%s': %s (add lock=off to go without)", path,
+		 strerror(-r));
+	return r;
+}
+
 void blk_file_close(struct blk_file *f)
 {
 	if (f->fd >= 0)

@@ -65,6 +65,13 @@ int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len);
  * FALLOC_FL_ZERO_RANGE; when the file system supports neither, writes zeroes. */
 int blk_file_write_zeroes(struct blk_file *f, uint64_t off, uint64_t len, bool may_unmap);
 
+/* Locks the image against other users, as QEMU does: an exclusive OFD lock
+ * for a read-write disk, a shared one for a read-only disk (so several
+ * read-only users may share it, but no writer may join them). The lock
+ * lives as long as the descriptor. 0, or -EAGAIN when another process holds
+ * a conflicting lock, or -errno; err then holds one "--disk: " line. */
+int blk_file_lock(struct blk_file *f, const char *path, char *err, size_t errlen);
+
 void blk_file_close(struct blk_file *f);
 
 #endif

@@ -167,6 +167,32 @@ args-bad-arg-before-kvm)
 	fakekvm api=11 run --kernel "$BZ" --cmdline "$(head -c 2048 /dev/zero | tr '\0' x)"; one_line "--cmdline: too long"
 	fakekvm api=11 run --kernel "$(type -P true)"; one_line "--kernel: ELF kernel has no PVH entry note" ;;
 
+# Image locking (OFD locks, as QEMU's): another process's lock on the image
+# is named before KVM; lock=off goes on regardless (to the fake KVM's
+# refusal here, so the case means the same on every host).
+args-disk-locked)
+	truncate -s 1M "$T/d"
+	python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(30)' "$T/d" "$T/held" &
+	holder=$!
+	for i in $(seq 100); do [ -e "$T/held" ] && break; sleep 0.1; done
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d"
+	one_line "--disk: '$T/d' is in use by another process (it holds a lock on it; add lock=off to share it anyway)"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d,readonly=on"
+	one_line "--disk: '$T/d' is in use by another process (it holds an exclusive lock"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d,lock=off"
+	one_line "/dev/kvm: KVM API version 11"
+	kill $holder; wait $holder 2>/dev/null ;;
+args-disk-shared-readonly)
+	# Read-only users share an image; a writer may not join them, nor the
+	# same image be given twice read-write.
+	truncate -s 1M "$T/d"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d,readonly=on" --disk "$T/d,readonly=on,transport=mmio"
+	one_line "/dev/kvm: KVM API version 11"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d,readonly=on" --disk "$T/d"
+	one_line "--disk: '$T/d' is in use by another process"
+	fakekvm api=11 run --kernel "$PVH" --disk "$T/d" --disk "$T/d"
+	one_line "--disk: '$T/d' is in use by another process" ;;
+
 # An unusable /dev/kvm, once every argument is good: one line, status 2.
 args-dev-kvm-not-kvm)
 	# /dev/null bind-mounted at /dev/kvm, in a private mount namespace

@@ -66,16 +66,16 @@ devices-pci)
 	# Disks and a network card on PCI (transitional and modern-only) and on
 	# virtio-mmio are created, placed and torn down cleanly.
 	if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then echo "SKIP: needs root and /dev/net/tun"; exit 0; fi
-	truncate -s 8M "$T/a" "$T/b"
+	truncate -s 8M "$T/a" "$T/b" "$T/c"
 	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,legacy=off" \
-		--disk "$T/a,transport=mmio,version=1" --net tap=kvminit0 --net tap=kvminit1,transport=mmio,mac=02:00:00:00:00:07
+		--disk "$T/c,transport=mmio,version=1" --net tap=kvminit0 --net tap=kvminit1,transport=mmio,mac=02:00:00:00:00:07
 	! ip link show kvminit0 >/dev/null 2>&1 || ip tuntap del dev kvminit0 mode tap 2>/dev/null
 	! ip link show kvminit1 >/dev/null 2>&1 || ip tuntap del dev kvminit1 mode tap 2>/dev/null ;;
 disks-setup)
 	# Several disks of both layouts are created, mapped and torn down cleanly
 	# (the tiny guest does not drive them; the lab does).
-	truncate -s 8M "$T/a" "$T/b"
-	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,version=1,readonly=on" --disk "$T/a,cache=writeback" ;;
+	truncate -s 8M "$T/a" "$T/b" "$T/c"
+	run 0 run --kernel "$PVH" --cmdline p --console none --disk "$T/a" --disk "$T/b,version=1,readonly=on" --disk "$T/c,cache=writeback" ;;
 vblk-mmio-v2|vblk-mmio-v1|vblk-mmio-v2-noioeventfd|vblk-mmio-v1-noioeventfd|vblk-readonly)
 	# The vblk guest drives a real virtio-blk device from inside the VM:
 	# sector 0 holds a marker it must read, sector 1 gets its pattern.

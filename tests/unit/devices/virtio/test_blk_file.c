@@ -303,9 +303,38 @@ static void direct_bounces_unaligned_iovecs(void **s)
 	drop_image(path);
 }
 
+/* OFD locks: one writer, or any number of readers; a second open of the
+ * same image conflicts even inside one process; closing releases. */
+static void image_locks(void **s)
+{
+	char *path = make_image("/var/tmp"), err[512];
+	struct blk_file a, b, c;
+
+	open_or_fail(&a, path, false, BLK_CACHE_WRITEBACK);
+	assert_int_equal(blk_file_lock(&a, path, err, sizeof(err)), 0);
+	open_or_fail(&b, path, false, BLK_CACHE_WRITEBACK);
+	assert_int_equal(blk_file_lock(&b, path, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "in use by another process"));
+	assert_non_null(strstr(err, "lock=off"));
+	open_or_fail(&c, path, true, BLK_CACHE_WRITEBACK);
+	assert_int_equal(blk_file_lock(&c, path, err, sizeof(err)), -EAGAIN);
+	assert_non_null(strstr(err, "exclusive"));
+	blk_file_close(&a);
+	assert_int_equal(blk_file_lock(&c, path, err, sizeof(err)), 0);    /* a reader now */
+	struct blk_file d;
+	open_or_fail(&d, path, true, BLK_CACHE_WRITEBACK);
+	assert_int_equal(blk_file_lock(&d, path, err, sizeof(err)), 0);    /* and another */
+	assert_int_equal(blk_file_lock(&b, path, err, sizeof(err)), -EAGAIN); /* no writer */
+	blk_file_close(&b);
+	blk_file_close(&c);
+	blk_file_close(&d);
+	drop_image(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
+		cmocka_unit_test(image_locks),
 		cmocka_unit_test(open_missing_file),
 		cmocka_unit_test(open_directory),
 		cmocka_unit_test(size_and_roundtrip),
