@@ -92,6 +92,12 @@ trap 'exit 130' INT TERM
 
 results=$out/results.jsonl
 : >"$results"
+# Anything else on the CPUs makes these numbers noise: say so up front.
+load0=$(cut -d' ' -f1 /proc/loadavg)
+if python3 -c "import sys; sys.exit(float('$load0') < 0.5)"; then
+	echo "blkpath.sh: note: load average $load0 before starting: something else is" \
+		"running, and the results will show it" >&2
+fi
 
 # record TOOL STORE QUEUES RUN JSONFILE TIMEFILE: one line of results.jsonl.
 # CPU per I/O is the same on both sides: the user + system time of the whole
@@ -178,7 +184,8 @@ echo "kvmini device path vs host-direct fio: $rw bs=$bs qd=$qd per queue, aio=$a
 	"$runs runs x ${runtime}s, interleaved"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(. /etc/os-release && echo "$PRETTY_NAME")" \
 	"$(uname -m), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB," \
-	"kernel $(uname -r), $(fio --version)"
+	"kernel $(uname -r), $(fio --version); load average $load0 at the start," \
+	"$(cut -d' ' -f1 /proc/loadavg) at the end"
 python3 - "$results" "$batched" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
