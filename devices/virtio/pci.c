@@ -337,13 +337,17 @@ static void common_write1(struct virtio_pci *p, uint64_t off, uint32_t val)
 }
 
 /* The modern interface is in use: see pci.h for the rule. */
+/* Legacy or modern is the driver's choice, made once per driver session:
+ * while the device is reset (status 0), the interface the driver touches
+ * decides; from its first status write on, the choice holds until the next
+ * reset. A running legacy driver that reads the modern window (a probe, a
+ * debugger, a hostile guest) must not turn its device modern mid-run: on a
+ * big-endian guest its rings would then be read in the wrong order. */
 static void note_modern_access(struct virtio_pci *p, uint64_t off)
 {
-	struct virtio_dev *d = p->dev;
-	bool feature_reg = off < VIRTIO_PCI_COMMON_MSIX;
-
-	if (d->status == 0 || (feature_reg && !(d->status & VIRTIO_STATUS_FEATURES_OK)))
-		d->legacy = false;
+	(void)off;
+	if (p->dev->status == 0)
+		p->dev->legacy = false;
 }
 
 static void common_read(struct virtio_pci *p, uint64_t off, uint8_t *data, uint32_t len)

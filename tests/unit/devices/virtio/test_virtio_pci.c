@@ -811,6 +811,35 @@ static void test_legacy_config_offset(void **state)
 	assert_true(f->d.legacy);
 }
 
+/* Legacy or modern is decided once per driver session: a running legacy
+ * driver (big-endian here) that touches the modern window -- feature
+ * registers included, before any FEATURES_OK -- keeps a legacy device with
+ * big-endian config; only a reset lets the next driver choose again. */
+static void test_legacy_session_survives_modern_access(void **state)
+{
+	struct fake *f = *state;
+	uint8_t b[4];
+
+	f->vcpu_be = 1;
+	legacy_init(f);
+	assert_true(f->d.legacy);
+	assert_int_equal(f->d.device_endian, VIRTIO_ENDIAN_BIG);
+	mwr(f, C(DFSELECT), 4, 0);
+	(void)mrd(f, C(DF), 4);
+	mwr(f, C(GFSELECT), 4, 1);
+	(void)mrd(f, C(STATUS), 1);
+	(void)mrd(f, C(NUMQ), 2);
+	virtio_pci_modern_ops.read(&f->p, VIRTIO_PCI_DEVICE_OFF, b, 4);
+	assert_true(f->d.legacy);
+	virtio_pci_legacy_ops.read(&f->p, 20, b, 4);
+	assert_memory_equal(b, "\x11\x22\x33\x44", 4);   /* still the guest's order */
+	assert_int_equal(lrd(f, VIRTIO_PCI_L_STATUS, 1), S_ACK | S_DRV | S_DOK);
+	/* the next session, after a reset through the modern window, is modern */
+	mwr(f, C(STATUS), 1, 0);
+	(void)mrd(f, C(DF), 4);
+	assert_false(f->d.legacy);
+}
+
 static void test_legacy_big_endian(void **state)
 {
 	struct fake *f = *state;
@@ -869,6 +898,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bar_move_reattaches, setup_modern, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup_modern, teardown),
 		cmocka_unit_test(test_pci_cfg_kick_sync),
+		cmocka_unit_test_setup_teardown(test_legacy_session_survives_modern_access, setup_trans, teardown),
 		cmocka_unit_test(test_pci_cfg_kick_hooks),
 		cmocka_unit_test_setup_teardown(test_legacy_init, setup_trans, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_config_offset, setup_trans, teardown),
