@@ -68,9 +68,20 @@ static bool is_avail(uint16_t flags, bool wrap)
 	return !!(flags & DESC_F_AVAIL) == wrap && !!(flags & DESC_F_USED) != wrap;
 }
 
-static void advance(const struct virtq *q, uint16_t *slot, bool *wrap, uint16_t n)
+/* n may span several laps: a hostile driver can make slots available again
+ * before the device has used them, so the chains of one used batch can
+ * cover more than the ring. Every lap flips the wrap counter; the slot
+ * stays inside the ring whatever n is. */
+static void advance(const struct virtq *q, uint16_t *slot, bool *wrap, uint32_t n)
 {
-	uint32_t s = (uint32_t)*slot + n;
+	uint32_t s;
+
+	if (n >= q->num) {            /* whole laps: only a hostile driver's */
+		if ((n / q->num) & 1)
+			*wrap = !*wrap;
+		n %= q->num;
+	}
+	s = (uint32_t)*slot + n;
 	if (s >= q->num) {
 		s -= q->num;
 		*wrap = !*wrap;
@@ -232,7 +243,8 @@ void virtq_packed_fill(struct virtq *q, const struct virtq_token *t, uint32_t le
 	} else {
 		__atomic_store_n((uint16_t *)(p + 14), cpu_to_virtio16(q->dev, flags), __ATOMIC_RELAXED);
 	}
-	q->batch_slots = (uint16_t)(q->batch_slots + (t->ndescs ? t->ndescs : 1));
+	/* Modulo two laps: the same slot and wrap counter, and no overflow. */
+	q->batch_slots = (uint16_t)((q->batch_slots + (t->ndescs ? t->ndescs : 1u)) % (2u * q->num));
 }
 
 void virtq_packed_flush(struct virtq *q, uint16_t count)

@@ -595,6 +595,37 @@ static void test_hostile_readable_after_writable(void **state)
 	expect_broken(g);
 }
 
+/* A driver that makes slots available again before the device has used
+ * them hands over more chains than the ring holds: a 2-slot ring, two
+ * 2-descriptor chains in flight at once. Completing both in one batch
+ * moves the used position by two laps; it must stay inside the ring, and
+ * every write inside the descriptor ring (fuzz_virtq_packed found the
+ * device writing past the ring's end). */
+static void test_hostile_batch_longer_than_ring(void **state)
+{
+	struct guest *g = *state;
+	struct seg a[] = { { BUF_GPA, 16, false }, { BUF_GPA + 0x100, 16, true } };
+	struct seg b[] = { { BUF_GPA + 0x200, 16, false }, { BUF_GPA + 0x300, 16, true } };
+	struct virtq_token t[2];
+
+	assert_int_equal(start_q(g, 2, FEAT), 0);
+	post(g, a, 2, 0, 0);
+	assert_int_equal(virtq_pop(g->q, &g->e), 1);
+	t[0] = virtq_token_of(&g->e);
+	post(g, b, 2, 1, 0);                                /* over chain 0's slots */
+	assert_int_equal(virtq_pop(g->q, &g->e), 1);
+	t[1] = virtq_token_of(&g->e);
+	for (int round = 0; round < 3; round++) {
+		memcpy(g->snap, g->ram, RAM_SIZE);
+		virtq_fill_token(g->q, &t[0], 16, 0);
+		virtq_fill_token(g->q, &t[1], 16, 1);
+		virtq_flush(g->q, 2);
+		assert_true(g->q->used_idx < g->num);
+		/* only the two descriptors of the ring were written */
+		assert_memory_equal(g->snap + 32, g->ram + 32, RAM_SIZE - 32);
+	}
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -619,6 +650,7 @@ int main(void)
 		T(test_hostile_zero_length),
 		T(test_hostile_outside_ram),
 		T(test_hostile_readable_after_writable),
+		T(test_hostile_batch_longer_than_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
