@@ -14,9 +14,13 @@
 
 enum kernel_format { KERNEL_UNKNOWN, KERNEL_BZIMAGE, KERNEL_ELF, KERNEL_ARM64_IMAGE };
 
-/* Reads a whole file. 0 or -errno (message in err). */
+/* Maps a whole file read-only (private), for as long as it takes to check
+ * or load it: kvmini keeps no copy of a kernel or initrd once it is in guest
+ * RAM (the page cache has it). 0 or -errno (message in err naming what).
+ * Release with boot_unmap_file. */
 int boot_read_file(const char *path, const char *what, uint8_t **data, size_t *size,
 		   char *err, size_t errlen);
+void boot_unmap_file(const uint8_t *data, size_t size);
 
 enum kernel_format boot_detect(const uint8_t *img, size_t size);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,27 +32,22 @@ int boot_read_file(const char *path, const char *what, uint8_t **data, size_t *s
 		close(fd);
 		return -EINVAL;
 	}
-	uint8_t *buf = malloc((size_t)st.st_size);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-			snprintf(err, errlen, "%s: cannot read '%s': %s", what, path, strerror(e));
-			free(buf);
-			close(fd);
-			return -e;
-		}
-		got += (size_t)n;
-	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int e = errno;
 	close(fd);
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory reading '%s'", what, path);
-		return -ENOMEM;
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "%s: cannot read '%s': %s", what, path, strerror(e));
+		return -e;
 	}
-	*data = buf;
-	*size = got;
+	*data = p;
+	*size = (size_t)st.st_size;
 	return 0;
+}
+
+void boot_unmap_file(const uint8_t *data, size_t size)
+{
+	if (data && size)
+		munmap((void *)data, size);
 }
 
 enum kernel_format boot_detect(const uint8_t *img, size_t size)

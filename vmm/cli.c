@@ -41,6 +41,9 @@ const char cli_usage[] =
 	"  --iothreads N          I/O threads serving disk queues, 1-16 (default 1);\n"
 	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
+	"  --seccomp MODE         on (default): a forbidden system call kills kvmini with\n"
+	"                         SIGSYS; log: the kernel logs it; off: no filters\n"
+	"                         (default also from KVMINI_SECCOMP)\n"
 	"\n"
 	"CI verdicts (see README, Using kvmini in CI):\n"
 	"  --expect REGEX         succeed (status 0) as soon as the console shows REGEX\n"
@@ -347,6 +350,15 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 	} else if (!strcmp(name, "--idle-timeout")) {
 		if (parse_timeout(v, &cfg->idle_timeout_s))
 			return fail(err, errlen, "--idle-timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--seccomp")) {
+		if (!strcmp(v, "on"))
+			cfg->seccomp = 0;
+		else if (!strcmp(v, "log"))
+			cfg->seccomp = 1;
+		else if (!strcmp(v, "off"))
+			cfg->seccomp = 2;
+		else
+			return fail(err, errlen, "--seccomp: '%s' is not on, log or off", v);
 	} else if (!strcmp(name, "--console-log")) {
 		cfg->console_log = v;
 	} else if (!strcmp(name, "--result")) {
@@ -381,7 +393,7 @@ static int is_help(const char *a)
 int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errlen)
 {
 	*cfg = (struct vm_config){ .mem_size = CLI_DEFAULT_MEM, .ncpus = 1, .cmdline = "console=ttyS0",
-				   .iothreads = 1 };
+				   .iothreads = 1, .seccomp = -1 };
 	err[0] = 0;
 
 	if (argc < 2)

@@ -72,6 +72,7 @@ struct vm_config {
 	const char *console_log;   /* --console-log FILE */
 	const char *result;        /* --result FILE (JSON) */
 	int guest_status;          /* --guest-status: the guest's status is ours */
+	int seccomp;               /* --seccomp: 0 on, 1 log, 2 off (enum seccomp_mode); -1 unset */
 };
 
 /* The queue count a disk gets: queues=, or one per vCPU up to 16. */

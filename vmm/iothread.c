@@ -1,7 +1,9 @@
 #include "vmm/iothread.h"
+#include "vmm/seccomp.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -10,6 +12,11 @@
 static void *iothread_main(void *arg)
 {
 	struct iothread *t = arg;
+
+	if (seccomp_enter(SECCOMP_IO)) {
+		/* The main thread's filter, inherited, still holds. */
+		perror("kvmini: I/O thread seccomp filter");
+	}
 
 	for (;;) {
 		struct epoll_event ev[16];

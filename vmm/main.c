@@ -15,6 +15,7 @@
 #include "vmm/console.h"
 #include "vmm/exit.h"
 #include "vmm/result.h"
+#include "vmm/seccomp.h"
 #include "vmm/verdict.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
@@ -44,37 +45,31 @@ static int setup_signals(void)
 
 /* Reads the kernel and initrd and checks, for the RAM asked for, that the
  * architecture can boot them with this command line. */
-static int read_boot_files(const struct vm_config *cfg, struct boot_files *f, char *err,
-			   size_t errlen)
+/* The kernel and initrd, checked (format, fit, command line) before
+ * /dev/kvm is opened, then unmapped: each VM build maps them again. */
+static int check_boot_files(const struct vm_config *cfg, struct boot_files *f, char *err,
+			    size_t errlen)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
 	int r;
 
-	if ((r = boot_read_file(cfg->kernel, "--kernel", &kernel, &f->kernel_size, err, errlen)))
+	f->kernel_path = cfg->kernel;
+	f->initrd_path = cfg->initrd;
+	if ((r = boot_files_map(f, err, errlen)))
 		return r;
-	f->kernel = kernel;
-	if (boot_detect(kernel, f->kernel_size) == KERNEL_UNKNOWN) {
+	if (boot_detect(f->kernel, f->kernel_size) == KERNEL_UNKNOWN) {
 		snprintf(err, errlen,
 			 "--kernel: '%s' is not a kernel kvmini boots (x86_64: bzImage or ELF "
 			 "with a PVH note; arm64: Image)", cfg->kernel);
-		return -ENOEXEC;
+		r = -ENOEXEC;
+	} else {
+		struct arch_boot b = {
+			.kernel = f->kernel, .kernel_size = f->kernel_size,
+			.initrd = f->initrd, .initrd_size = f->initrd_size, .cmdline = cfg->cmdline,
+		};
+		r = arch_boot_check(cfg->mem_size, &b, err, errlen);
 	}
-	if (cfg->initrd &&
-	    (r = boot_read_file(cfg->initrd, "--initrd", &initrd, &f->initrd_size, err, errlen)))
-		return r;
-	f->initrd = initrd;
-	struct arch_boot b = {
-		.kernel = f->kernel, .kernel_size = f->kernel_size,
-		.initrd = f->initrd, .initrd_size = f->initrd_size, .cmdline = cfg->cmdline,
-	};
-	return arch_boot_check(cfg->mem_size, &b, err, errlen);
-}
-
-static void free_boot_files(struct boot_files *f)
-{
-	free((void *)f->kernel);
-	free((void *)f->initrd);
-	*f = (struct boot_files){ 0 };
+	boot_files_unmap(f);
+	return r;
 }
 
 /* One deadline for the whole run, across --on-reboot restarts. */
@@ -91,9 +86,28 @@ static struct timespec deadline_after(double seconds)
 	return d;
 }
 
-/* Everything the command line names is opened and checked before
- * /dev/kvm: a bad argument is then reported the same way on any host, and
- * only a run whose arguments are all valid gets to say KVM is missing. */
+/* The main thread's filter, before the first VM is built: --seccomp, else
+ * KVMINI_SECCOMP, else on. */
+static int enter_seccomp(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	enum seccomp_mode m = SECCOMP_ON;
+	const char *env = getenv("KVMINI_SECCOMP");
+	int r;
+
+	if (cfg->seccomp >= 0)
+		m = (enum seccomp_mode)cfg->seccomp;
+	else if (env && !strcmp(env, "log"))
+		m = SECCOMP_LOG;
+	else if (env && !strcmp(env, "off"))
+		m = SECCOMP_OFF;
+	if ((r = seccomp_setup(m)) || (r = seccomp_enter(SECCOMP_MAIN))) {
+		snprintf(err, errlen, "--seccomp: cannot install the system-call filter: %s "
+			 "(--seccomp=off runs without)", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 static int run(const struct vm_config *cfg)
 {
 	char err[BOOT_ERR_MAX];
@@ -105,35 +119,37 @@ static int run(const struct vm_config *cfg)
 	int status, outcome, restarts = 0;
 	int64_t t0 = verdict_now_ns();
 
-	if (read_boot_files(cfg, &f, err, sizeof(err))) {
-		free_boot_files(&f);
+	if (check_boot_files(cfg, &f, err, sizeof(err))) {
 		return die(err);
 	}
 	if (verdict_init(&verdict, cfg, err, sizeof(err))) {
 		verdict_destroy(&verdict);
-		free_boot_files(&f);
 		return die(err);
 	}
 	if (console_open(&con, cfg, err, sizeof(err))) {
 		verdict_destroy(&verdict);
-		free_boot_files(&f);
 		return die(err);
 	}
 	con.verdict = &verdict;
 	if (backends_open(&be, cfg, err, sizeof(err))) {
 		console_close(&con);
 		verdict_destroy(&verdict);
-		free_boot_files(&f);
 		return die(err);
 	}
 	if (kvm_open(&kvm, cfg, err, sizeof(err))) {
 		backends_close(&be);
 		console_close(&con);
 		verdict_destroy(&verdict);
-		free_boot_files(&f);
 		return die(err);
 	}
 	kvm_note_fallbacks(&kvm, cfg);
+	if (enter_seccomp(cfg, err, sizeof(err))) {
+		kvm_close(&kvm);
+		backends_close(&be);
+		console_close(&con);
+		verdict_destroy(&verdict);
+		return die(err);
+	}
 	struct timespec deadline = deadline_after(cfg->timeout_s);
 	struct vm_env env = {
 		.cfg = cfg, .con = &con, .kvm = &kvm, .sig_fd = setup_signals(),
@@ -184,8 +200,7 @@ static int run(const struct vm_config *cfg)
 	kvm_close(&kvm);
 	backends_close(&be);
 	verdict_destroy(&verdict);
-	free_boot_files(&f);
-	return status;
+		return status;
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 
 #include "vmm/exit.h"
 #include "vmm/virtio_host.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 /* KVMINI_TRACE=unhandled logs accesses no device claimed; =all logs every
@@ -157,6 +158,13 @@ void *vcpu_thread(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	virtio_host_set_current_vcpu(v->fd);   /* a reset from here samples this vCPU's byte order */
+	/* Before the first KVM_RUN: guest code never runs on an unfiltered thread. */
+	int e = seccomp_enter(SECCOMP_VCPU);
+	if (e) {
+		vm_request_exit(vm, KVMINI_EXIT_ERROR, "vCPU %d: cannot install its seccomp filter: %s",
+				v->id, strerror(-e));
+		return NULL;
+	}
 
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

@@ -143,7 +143,7 @@ static int create_vcpus(struct vm *vm, char *err)
 
 static int vm_build(struct vm *vm, char *err)
 {
-	const struct boot_files *f = vm->env->files;
+	struct boot_files *f = vm->env->files;
 	int kvm_fd = vm->env->kvm->fd;
 	int r;
 
@@ -178,12 +178,17 @@ static int vm_build(struct vm *vm, char *err)
 	}
 	if ((r = virtio_host_create(vm, &vm->virtio, err, ERRLEN)))
 		return r;
+	/* The files are mapped only for the copy into guest RAM. */
+	if ((r = boot_files_map(f, err, ERRLEN)))
+		return r;
 	struct arch_boot b = {
 		.kernel = f->kernel, .kernel_size = f->kernel_size,
 		.initrd = f->initrd, .initrd_size = f->initrd_size,
 		.cmdline = vm->cfg->cmdline,
 	};
-	if ((r = arch_load(&vm->arch, &b, err, ERRLEN)))
+	r = arch_load(&vm->arch, &b, err, ERRLEN);
+	boot_files_unmap(f);
+	if (r)
 		return r;
 	if ((r = create_vcpus(vm, err)))
 		return r;

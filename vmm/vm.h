@@ -54,10 +54,19 @@ struct vm {
 	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
 };
 
+/* The kernel and initrd: only their paths and sizes are kept. Each VM
+ * build maps them, loads them into guest RAM and unmaps them again
+ * (boot_files_map / _unmap), so no copy lives beside the guest's. */
 struct boot_files {
-	const uint8_t *kernel, *initrd;
-	size_t kernel_size, initrd_size;
+	const char *kernel_path, *initrd_path;
+	size_t kernel_size, initrd_size;   /* as first seen; a change is an error */
+	const uint8_t *kernel, *initrd;    /* while mapped */
 };
+
+/* Maps both files. A file that vanished or changed size since the first
+ * map (the sizes recorded then) is an error naming it. 0 or -errno. */
+int boot_files_map(struct boot_files *f, char *err, size_t errlen);
+void boot_files_unmap(struct boot_files *f);
 
 /* What the process opened and checked once, before the first VM, and keeps
  * across the VMs it builds (--on-reboot restart). */
@@ -67,7 +76,7 @@ struct vm_env {
 	const struct kvm_sys *kvm;
 	int sig_fd;
 	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
-	const struct boot_files *files;
+	struct boot_files *files;
 	struct backends *backends;         /* cfg's disks and taps, open */
 	struct verdict *verdict;           /* console verdicts (vmm/verdict.h) */
 };

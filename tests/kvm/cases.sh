@@ -96,6 +96,56 @@ vblk-mmio-v2|vblk-mmio-v1|vblk-mmio-v2-noioeventfd|vblk-mmio-v1-noioeventfd|vblk
 		got=$(dd if="$T/disk" bs=512 skip=1 count=1 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
 		[ "$got" = "$want" ] || fail "sector 1 of the image does not hold the guest's pattern"
 	fi ;;
+restart-kernel-gone|restart-kernel-changed)
+	# --on-reboot restart loads the kernel from its file again each time
+	# (kvmini keeps no copy): a file removed or changed since the start
+	# ends the run with one clear line, and no half-loaded guest runs.
+	cp "$PVH" "$T/k"
+	"$KVMINI" run --kernel "$T/k" --cmdline r --on-reboot restart --timeout 20 \
+		--console "file:$con" </dev/null >"$out" 2>"$err" &
+	pid=$!
+	wait_for "$con" PVH-OK || { kill -KILL $pid; fail "the guest printed nothing in 30 s"; }
+	if [ "$case_name" = restart-kernel-gone ]; then
+		rm "$T/k"; why="is gone since kvmini started"
+	else
+		printf 'xx' >>"$T/k"; why="changed size since kvmini started"
+	fi
+	wait $pid; st=$?
+	[ "$st" = 2 ] || fail "status $st, expected 2"
+	has "$err" "kvmini: --kernel: '$T/k' $why"
+	n=$(grep -c PVH-OK "$con"); [ "$n" -ge 1 ] || fail "no boot before the change" ;;
+seccomp-active)
+	# Every thread of a running kvmini (main, vCPUs, I/O threads, block
+	# workers) has a filter: Seccomp 2 in /proc/PID/task/*/status.
+	truncate -s 8M "$T/d" "$T/e"
+	"$KVMINI" run --kernel "$BZ" --cmdline h --cpus 2 --console "file:$con" \
+		--disk "$T/d" --disk "$T/e,aio=threads,transport=mmio" </dev/null >"$out" 2>"$err" &
+	pid=$!
+	wait_for "$con" BZ64-OK || { kill -KILL $pid; fail "the guest printed nothing in 30 s"; }
+	n=0
+	for s in /proc/$pid/task/*/status; do
+		grep -q '^Seccomp:[[:space:]]*2$' "$s" || { kill -KILL $pid; fail "thread $(basename "$(dirname "$s")") has $(grep Seccomp: "$s")"; }
+		n=$((n + 1))
+	done
+	kill -TERM $pid; wait $pid
+	[ $n -ge 5 ] || fail "only $n threads"
+	echo "$n threads, all filtered" ;;
+seccomp-forbidden)
+	# A vCPU thread that makes a call outside its list (fakekvm makes one
+	# before KVM_RUN) ends kvmini with SIGSYS and one line naming it;
+	# --seccomp=log lets the same run finish.
+	g=$(dirname "$PVH")
+	timeout 30 env FAKEKVM=forward,forbid-on-run LD_PRELOAD="$g/fakekvm.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$KVMINI" run --kernel "$PVH" --cmdline p --console none </dev/null >"$out" 2>"$err"
+	st=$?
+	[ "$st" = $((128 + 31)) ] || fail "status $st, expected 159 (SIGSYS)"
+	has "$err" "kvmini: seccomp: the vCPU thread made a forbidden system call: socket"
+	timeout 30 env FAKEKVM=forward,forbid-on-run LD_PRELOAD="$g/fakekvm.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$KVMINI" run --kernel "$PVH" --cmdline p --console none --seccomp log </dev/null >"$out" 2>"$err"
+	st=$?
+	[ "$st" = 0 ] || fail "status $st with --seccomp=log, expected 0" ;;
 direct-path)
 	# The direct code path, on a host whose /dev/kvm works: in the lab that
 	# is L1 itself, so this proves there what a user's hardware host does.

@@ -10,6 +10,10 @@
  *   no-cap=CAP     KVM_CHECK_EXTENSION answers 0 for CAP (a KVM_CAP_* name
  *                  from the table below, or a number); repeatable
  *   forward        open the real /dev/kvm and pass everything else to it
+ *   forbid-on-run  before each KVM_RUN, make a system call kvmini's vCPU
+ *                  threads may not (socket): the seccomp filter must stop
+ *                  the process with SIGSYS (a stand-in for a guest that got
+ *                  a vCPU thread to stray)
  *
  * Without "forward" no KVM is needed: opening /dev/kvm gives a memfd, every
  * capability not named is there, and any other ioctl on it (or on a VM it
@@ -25,6 +29,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,7 +56,7 @@ static const struct { const char *name; int cap; } cap_names[] = {
 #define MAX_VMS 8
 
 static struct {
-	bool parsed, forward;
+	bool parsed, forward, forbid_on_run;
 	int api;                      /* 0: not given */
 	int create_vm_errno;
 	int no_caps[MAX_NO_CAPS];
@@ -106,6 +112,8 @@ static void parse_cfg(void)
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(t, "forward"))
 			cfg.forward = true;
+		else if (!strcmp(t, "forbid-on-run"))
+			cfg.forbid_on_run = true;
 		else if (!strncmp(t, "api=", 4) && atoi(t + 4) > 0)
 			cfg.api = atoi(t + 4);
 		else if (!strncmp(t, "create-vm=", 10))
@@ -323,5 +331,7 @@ int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (fd >= 0 && (fd == atomic_load(&kvm_fd) || is_vm_fd(fd)))
 		return fake_ioctl(fd, req, arg);
+	if (req == KVM_RUN && cfg.forbid_on_run)
+		syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 	return REAL(ioctl)(fd, req, arg);
 }
