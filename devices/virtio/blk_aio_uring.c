@@ -56,6 +56,16 @@ int blk_aio_uring_open(struct blk_aio *a)
 		free(u);
 		return r;
 	}
+	/* The helper thread for what one ring operation cannot do starts
+	 * now, with the engine: whoever later drives the queue (an I/O
+	 * thread under its seccomp filter) never has to create a thread. */
+	r = blk_aio_pool_start(&a->pool, a->f, a->efd, 1);
+	if (r) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return r;
+	}
+	a->pool_on = true;
 	a->uring = u;
 	return 0;
 }
@@ -82,12 +92,8 @@ static void complete_now(struct blk_aio *a, struct blk_aio_req *r, int64_t resul
 
 static int punt(struct blk_aio *a, struct blk_aio_req *r)
 {
-	if (!a->pool_on) {
-		int e = blk_aio_pool_start(&a->pool, a->f, a->efd, 1);
-		if (e)
-			return e;
-		a->pool_on = true;
-	}
+	if (!a->pool_on)
+		return -ENOSYS;
 	a->stats.punted++;
 	r->done = 0;
 	blk_aio_pool_submit(&a->pool, r);

@@ -38,8 +38,10 @@ run_guest() {
 	echo "run: kvmini run --kernel $(basename "$kernel") --cmdline \"$cl\" $*"
 	t=$(now)
 	"$KVMINI" run --kernel "$kernel" --initrd "$INITRD" --cmdline "$cl" \
-		--memory "$L2_MEMORY" --console "file:$CONSOLE" "$@"
+		--memory "$L2_MEMORY" --console "file:$CONSOLE" "$@" 2>"$WORK/$tag.stderr"
 	RC=$?
+	# kvmini's stderr, kept per run (KVMINI_STATS, verdicts) and shown.
+	cat "$WORK/$tag.stderr" >&2
 	SECS=$(since "$t")
 	echo "kvmini exit status $RC after ${SECS}s"
 }

@@ -78,6 +78,14 @@ net_roundtrip() {
 	if tr -d '\r' <"$CONSOLE" | grep -q '^PCI-COMPLAINT: '; then
 		fail "the guest complained about PCI"
 	fi
+	case "$nopts" in
+	*packed=on*)
+		f=$(tr -d '\r' <"$CONSOLE" | sed -n 's/^FEATURES=//p' | head -n1)
+		for x in $f; do
+			[ "$(echo "$x" | cut -c35)" = 1 ] || fail "a device did not negotiate RING_PACKED ($x)"
+		done
+		echo "RING_PACKED on every device: $f" ;;
+	esac
 	echo "3 MiB each way: down $down_sha, up $up_sha; the same 3 MiB landed on the disk"
 	echo "interrupts: $(tr -d '\r' <"$CONSOLE" | grep -E 'virtio' | tr -s ' ' | head -4 | tr '\n' ';')"
 }

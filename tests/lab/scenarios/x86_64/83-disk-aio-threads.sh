@@ -3,6 +3,7 @@
 # (what disks use where io_uring is refused).
 . "$(dirname "$0")/common.sh"; . "$LAB_COMMON/disk.sh"
 export KVMINI_STATS=1
-disk_roundtrip aio-threads "aio=threads" 2>"$WORK/stats"
-cat "$WORK/stats"
-grep -q 'stats: disk0: aio threads' "$WORK/stats" || fail "KVMINI_STATS does not name threads"
+disk_roundtrip aio-threads "aio=threads"
+for b in write read; do
+	grep -q 'stats: disk0: aio threads' "$WORK/aio-threads-$b.stderr" || fail "KVMINI_STATS does not name threads ($b)"
+done
