@@ -1,5 +1,6 @@
 /* kvmini: command line in, exit status out. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,12 @@ int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	char err[CLI_ERR_MAX];
+
+	/* Two malloc arenas for all threads: glibc would otherwise give each
+	 * new thread its own (megabytes of address space, and a read of
+	 * /sys/devices/system/cpu/online -- a call no vCPU or I/O thread may
+	 * make under its seccomp filter). */
+	mallopt(M_ARENA_MAX, 2);
 
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_HELP:

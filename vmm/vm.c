@@ -148,7 +148,11 @@ static int vm_build(struct vm *vm, char *err)
 	int r;
 
 	vm->kvm_fd = kvm_fd;
-	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	/* KVM_CREATE_VM can be interrupted (seen on arm64 in the lab): try
+	 * again, as QEMU does. */
+	do {
+		vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	} while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
 		snprintf(err, ERRLEN, "/dev/kvm: KVM_CREATE_VM refused: %s", strerror(errno));
 		return -errno;
