@@ -137,6 +137,11 @@ static uint64_t bzimage_footprint_end(const struct bzimage_info *bi, uint64_t lo
 
 	if (run < bi->pref_address)
 		run = bi->pref_address;
+	/* pref_address is the file's word: near 2^64 the sum would wrap to a
+	 * small end that looks as if it fit. Saturate: "needs more than any
+	 * RAM". */
+	if (run > UINT64_MAX - bi->init_size)
+		return UINT64_MAX;
 	return run + bi->init_size;
 }
 

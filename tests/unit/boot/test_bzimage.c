@@ -480,6 +480,24 @@ static void reject_kernel_too_big(void **state)
 	assert_non_null(strstr(err, "65 MiB"));
 }
 
+/* A pref_address near 2^64 must not wrap the footprint's end around to a
+ * small address that fits (found by fuzz_bzimage). */
+static void reject_footprint_wrapping(void **state)
+{
+	struct x86_boot_result r;
+
+	(void)state;
+	le64_put(img + HDR_PREF_ADDRESS, UINT64_MAX);
+	le32_put(img + HDR_INIT_SIZE, 0);            /* init_size becomes pm_size */
+	assert_int_equal(plan(0, "x", &r), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory:");
+	setup(NULL);
+	le64_put(img + HDR_PREF_ADDRESS, UINT64_MAX - 0xFFF);
+	assert_int_equal(load(NULL, 0, "x"), -ENOMEM);
+	ASSERT_ERR_PREFIX("--memory:");
+	check_unchanged(ZERO_PAGE, BP_SIZE);
+}
+
 static void reject_initrd_too_big(void **state)
 {
 	static uint8_t initrd[48 * MiB];
@@ -662,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup(footprint_follows_decompressor, setup),
 		cmocka_unit_test_setup(reject_kernel_too_big, setup),
 		cmocka_unit_test_setup(reject_initrd_too_big, setup),
+		cmocka_unit_test_setup(reject_footprint_wrapping, setup),
 		cmocka_unit_test_setup(detect, setup),
 		cmocka_unit_test_setup(read_file, setup),
 	};
