@@ -354,9 +354,6 @@ SILENCE=$((BOOT_LIMIT > RUNTIME + GRACE + 30 ? BOOT_LIMIT + 120 : RUNTIME + GRAC
 		ver=$("${V_BIN[i]}" --version 2>/dev/null | head -n1)
 		echo "vmm.${V_LABEL[i]}=${V_KIND[i]}|${V_BIN[i]}|${ver}|${V_DOPTS[i]}|${V_NOPTS[i]}|${V_ARGS[i]}"
 	done
-	if [ "$MODE" = lab ]; then
-		echo "l1=${LAB_QEMU[*]}"
-	fi
 } >"$OUT/meta.txt"
 for ((i = 0; i < NVMM; i++)); do
 	say "VMM ${V_LABEL[i]}: ${V_KIND[i]} ${V_BIN[i]}${V_DOPTS[i]:+ disk-opts=${V_DOPTS[i]}}${V_NOPTS[i]:+ net-opts=${V_NOPTS[i]}}${V_ARGS[i]:+ args=${V_ARGS[i]}}"
@@ -398,7 +395,7 @@ if [ "$MODE" = direct ]; then
 	driver_config "$STAGE/driver.conf" "${cfg[@]}"
 	for ((i = 0; i < NVMM; i++)); do echo "VMM$((i + 1))_BIN=$(printf '%q' "${V_BIN[i]}")"; done >>"$STAGE/driver.conf"
 	timeout -k 10 $((RUNS * (NVMM * VMM_WORST + NJOBS * (RUNTIME + GRACE) + 60) + 120)) \
-		sh "$BENCH_DIR/driver.sh" "$STAGE/driver.conf" 2>&1 | tee "$OUT/bench.log" | grep --line-buffered '^bench: ' >&2
+		sh "$BENCH_DIR/driver.sh" "$STAGE/driver.conf" 9>&- 2>&1 | tee "$OUT/bench.log" | grep --line-buffered '^bench: ' >&2
 else
 	# --- inside the nested lab's L1 -------------------------------------------------------
 	L=$STAGE/l1
@@ -456,6 +453,7 @@ else
 		l1mem=$((3072 + DISK_MIB))
 	fi
 	l1mem=$((l1mem + MEM_MIB > 4096 ? l1mem + MEM_MIB - 1024 : l1mem))
+	echo "l1=${LAB_QEMU[*]} -m $l1mem (the later -m wins)" >>"$OUT/meta.txt"
 	mkdir -p "$STAGE/scen"
 	cat >"$STAGE/scen/10-bench.sh" <<'EOF'
 #!/bin/sh

@@ -34,7 +34,9 @@ T=$BENCH_TOOLS
 RUNTOOL="$T/lib64/ld-linux-x86-64.so.2 --inhibit-cache --library-path $T/lib/x86_64-linux-gnu"
 FIO="$RUNTOOL $T/usr/bin/fio"
 IPERF3="$RUNTOOL $T/usr/bin/iperf3"
-STATS="exits io_exits mmio_exits halt_exits irq_exits irq_window_exits irq_injections signal_exits"
+# KVM's per-VM counters (debugfs, summed over the vCPUs) read around each step.
+STATS="exits io_exits mmio_exits halt_exits halt_wakeup irq_exits irq_window_exits request_irq_exits
+  irq_injections insn_emulation pf_taken hypercalls signal_exits"
 
 log() { echo "bench: $*"; }
 now() { cut -d' ' -f1 /proc/uptime; }
@@ -177,12 +179,19 @@ boot_vmm() {
 	VPID=$!
 	exec 7>"$D/in"
 	echo "pid=$VPID" >>"$D/status"
-	# The watchdog: nothing of this boot outlives its limit.
-	( sleep "$VMM_LIMIT"; kill -KILL "$VPID" 2>/dev/null ) >/dev/null 2>&1 &
+	# The watchdog: nothing of this boot outlives its limit. Its sleep is
+	# ended with the boot, and it kills nothing once the VMM is reaped (a
+	# stale kill could hit a new process that reused the pid).
+	rm -f "$D/.reaped" "$D/.wd"
+	( sleep "$VMM_LIMIT" & echo $! >"$D/.wd"; wait $!; [ -e "$D/.reaped" ] || kill -KILL "$VPID" ) >/dev/null 2>&1 &
 	WD=$!
 	ok=1
 	if [ "$BENCH_NET" = 1 ] && ! tap_up; then
-		fail_run "tap $BENCH_TAP did not appear"
+		if kill -0 "$VPID" 2>/dev/null; then
+			fail_run "tap $BENCH_TAP did not appear"
+		else
+			fail_run "the VMM exited before step 1 (boot): $(tail -n 2 "$D/stderr.txt" | tr '\n' ' ')"
+		fi
 		ok=0
 	fi
 	k=1 limit=$BENCH_BOOT_LIMIT
@@ -221,8 +230,10 @@ boot_vmm() {
 	kill -KILL "$VPID" 2>/dev/null
 	wait "$VPID"
 	echo "vmm_rc=$?" >>"$D/status"
-	kill "$WD" 2>/dev/null
+	: >"$D/.reaped"
+	[ -s "$D/.wd" ] && kill "$(cat "$D/.wd")" 2>/dev/null
 	wait "$WD" 2>/dev/null
+	rm -f "$D/.reaped" "$D/.wd"
 	exec 7>&-
 	rm -f "$D/in"
 	if [ -n "${IPERF_PID:-}" ]; then

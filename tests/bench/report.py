@@ -161,6 +161,10 @@ def load(out):
                 if "exits" in before and "exits" in after:
                     ex = int(after["exits"]) - int(before["exits"])
                     vals["exits"] = ex
+                    # Every counter the driver read, as a difference (JSON only).
+                    vals["kvm"] = {c: int(after[c]) - int(before[c]) for c in after
+                                   if c in before and c != "time" and after[c].isdigit()
+                                   and before[c].isdigit()}
                     if "ios" in vals:
                         vals["exits_per_io"] = ex / vals["ios"]
                 vals["run"] = r
@@ -191,6 +195,16 @@ def summarize(meta, vmms, series, steps, values):
                           "values": vs}
             if per:
                 entry["metrics"][metric] = {"unit": unit, "by": per}
+        # KVM counters per I/O (fio) or per run of the step (iperf3), means.
+        kvm = {}
+        for s in series:
+            runs_ = [v for v in values.get(step, {}).get(s, []) if v.get("kvm")]
+            if runs_:
+                div = [(v["ios"] if kind == "fio" else 1.0) for v in runs_]
+                kvm[s] = {c: sum(v["kvm"].get(c, 0) / d for v, d in zip(runs_, div)) / len(runs_)
+                          for c in runs_[0]["kvm"]}
+        if kvm:
+            entry["kvm_counters"] = {"per": "I/O" if kind == "fio" else "step", "by": kvm}
         for v in vmms[1:]:
             rs = {}
             for metric in entry["metrics"]:
@@ -229,7 +243,7 @@ NET_NAMES = {"tcp-tx": "TCP guest->host", "tcp-rx": "TCP host->guest (-R)",
              "udp-tx": "UDP guest->host", "udp-rx": "UDP host->guest (-R)"}
 
 
-def table(meta, vmms, series, runs, summary, fails):
+def table(meta, vmms, series, runs, summary, fails, boots):
     lab = meta.get("mode") == "lab"
     first = vmms[0]["label"] if vmms else ""
     lines = []
@@ -239,9 +253,11 @@ def table(meta, vmms, series, runs, summary, fails):
     lines.append("host: %s, %s, %s CPUs (%s), %s; %s" % (
         meta.get("os", "?"), meta.get("host", "?"), meta.get("host_cpus", "?"), meta.get("cpu", "?"),
         meta.get("host_mem", "?"), where))
-    lines.append("guest: Linux %s, %s vCPUs, %s MiB; disk %s (%s MiB, raw); %s runs interleaved, %s s per job; %s" % (
+    lines.append("guest: Linux %s, %s vCPUs, %s MiB; disk %s (%s MiB, raw); %s run(s), interleaved, %s s per job; %s" % (
         meta.get("kernel", "?"), meta.get("cpus", "?"), meta.get("memory_mib", "?"), meta.get("disk", "?"),
         meta.get("disk_mib", "?"), runs, meta.get("runtime", "?"), meta.get("packages", "").strip()))
+    if lab and meta.get("l1"):
+        lines.append("L1: %s" % meta["l1"])
     for v in vmms:
         extra = "".join(" %s=%s" % (k, v[k.replace("-", "_")]) for k in ("disk-opts", "net-opts", "args")
                         if v[k.replace("-", "_")])
@@ -280,6 +296,10 @@ def table(meta, vmms, series, runs, summary, fails):
             lines.append("%-*s %-*s " % (w0, label if firstrow else "", w1, unit) +
                          " ".join("%-*s" % (wc, c) for c in cells))
             firstrow = False
+    cells = [pm(boots.get(s)) if s != HOST else "-" for s in series]
+    if any(c != "-" for c in cells):
+        lines.append("%-*s %-*s " % (w0, "boot to the first step", w1, "s") +
+                     " ".join("%-*s" % (wc, c) for c in cells))
     lines.append("")
     lines.append("mean ± sample sd over the runs that passed (n = %d runs asked); ratio = VMM / %s, "
                  "sd propagated" % (runs, first))
@@ -373,7 +393,14 @@ def main():
                 print("  %s run %d: %s" % (s, f["run"], f["why"]), file=sys.stderr)
         return 2
     summary = summarize(meta, vmms, series, steps, values)
-    text, bad = table(meta, vmms, series, runs, summary, fails)
+    boot_secs = {s: [float(status[(r, s)]["boot_secs"]) for r in range(1, runs + 1)
+                     if status.get((r, s), {}).get("boot_secs")] for s in series}
+    boots = {}
+    for s, vs in boot_secs.items():
+        if vs:
+            m, sd = mean_sd(vs)
+            boots[s] = {"mean": m, "sd": sd, "n": len(vs)}
+    text, bad = table(meta, vmms, series, runs, summary, fails, boots)
     sys.stdout.write(text)
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(text)
@@ -399,8 +426,7 @@ def main():
                      "KVM exits per I/O are meaningful") if lab else None,
         "steps": summary,
         "failures": fails,
-        "boot_secs": {s: [float(status[(r, s)]["boot_secs"]) for r in range(1, runs + 1)
-                          if status.get((r, s), {}).get("boot_secs")] for s in series},
+        "boot_secs": boot_secs,
         "notes": notes,
     }
     with open(os.path.join(out, "results.json"), "w") as f:

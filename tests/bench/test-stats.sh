@@ -95,7 +95,8 @@ check "TCP Gbit/s: beta 4.00 ± 0.00" row 'TCP guest->host' '4.00 ± 0.00'
 check "UDP loss % from sum_received" row 'UDP loss' '70.2 ± 0.0'
 check "the lab note" has 'Absolute numbers measure that'
 check "the failure named, with its run" has 'run 4: no step 1 within 300s (boot)'
-check "the interleaved runs asked for" has '4 runs interleaved'
+check "the interleaved runs asked for" has '4 run(s), interleaved'
+check "boot times: alpha 10.0 ± 0.0 over 4, beta 12.0 over 3" row 'boot to the first step' '10.0 ± 0.0           12.0 ± 0.0'
 
 J=$OUT/results.json
 check "results.json written" [ -s "$J" ]
@@ -110,6 +111,8 @@ check "results.json: per-run values kept in order" jq_py \
 	"d['steps'][0]['metrics']['kiops']['by']['alpha']['values'] == [10.0, 12.0, 14.0, 12.0]"
 check "results.json: one failure for beta, none for alpha" jq_py \
 	"len(d['failures']['beta']) == 1 and d['failures']['alpha'] == []"
+check "results.json: KVM counters per I/O (exits 2, io_exits 10 per step)" jq_py \
+	"abs(d['steps'][0]['kvm_counters']['by']['alpha']['exits'] - 2) < 1e-9 and abs(d['steps'][0]['kvm_counters']['by']['alpha']['io_exits'] - sum(10 / (k * 1000) for k in (10, 12, 14, 12)) / 4) < 1e-12"
 check "table.txt written" [ -s "$OUT/table.txt" ]
 if command -v gnuplot >/dev/null; then
 	check "chart.png written, a PNG" [ "$(head -c 4 "$OUT/chart.png" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 89504e47 ]
