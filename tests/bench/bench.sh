@@ -189,6 +189,7 @@ for spec in "${VMM_SPECS[@]}"; do
 	s=$(printf '%s' "$spec" | sed -E 's/,(name|disk-opts|net-opts|args)=/\x1f\1=/g')
 	IFS=$'\x1f' read -r -a parts <<<"$s"
 	head=${parts[0]} kind=${head%%=*} bin="" label="" dopts="" nopts="" args=""
+	case "$head" in *,*) die "--vmm '$spec': unknown key after '${head%%,*}' (the keys are name=, disk-opts=, net-opts=, args=)" ;; esac
 	[ "$head" != "$kind" ] && bin=${head#*=}
 	for p in "${parts[@]:1}"; do
 		case "$p" in

@@ -46,7 +46,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 # --- set-up -----------------------------------------------------------------------
-if [ ! -d /sys/kernel/debug/kvm ]; then
+if [ ! -d /sys/kernel/debug/kvm ] && ! grep -q ' /sys/kernel/debug ' /proc/mounts; then
 	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 fi
 [ -d /sys/kernel/debug/kvm ] || log "no /sys/kernel/debug/kvm here: no KVM exit counts"
