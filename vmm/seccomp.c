@@ -10,6 +10,7 @@
 #include "vmm/seccomp.h"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -96,6 +97,24 @@ static const struct sys builder[] = {
 	S(kill), S(rt_sigaction), S(prlimit64), S(sched_getaffinity),
 	S(dup), S(dup3), S(uname),
 	S(seccomp),                                   /* vCPU and I/O threads add their own filter */
+	/* snapshots (vmm/snapshot.c, api.c): connections on the control socket,
+	 * the snapshot directory, files written beside their names, sized
+	 * (the memory file is sparse) and renamed into place; the socket is
+	 * removed at exit */
+	S(accept4), S(mkdirat), S(ftruncate), S(unlinkat),
+#ifdef __NR_renameat
+	S(renameat),
+#endif
+	S(renameat2),
+#ifdef __NR_mkdir
+	S(mkdir),
+#endif
+#ifdef __NR_rename
+	S(rename),
+#endif
+#ifdef __NR_unlink
+	S(unlink),
+#endif
 };
 
 #ifdef KVMINI_SANITIZE
@@ -139,6 +158,9 @@ const char *seccomp_syscall_name(long nr)
 /* ---- the trap ---- */
 
 static __thread const char *thread_role = "main";
+/* glibc's backtrace() could load its unwinder (libgcc_s) before the
+ * filters: only then may the trap use it (loading it there is an open). */
+static bool unwinder_loaded;
 static enum seccomp_mode mode_in_use;
 
 static void put(char *buf, size_t *at, size_t cap, const char *s)
@@ -186,6 +208,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	put(msg, &at, sizeof(msg), "; stopping (--seccomp=log logs such calls instead)\n");
 	if (write(STDERR_FILENO, msg, at) < 0) {
 		/* nothing more to do */
+	}
+	/* Where it came from, for the bug report (addresses for addr2line). */
+	if (unwinder_loaded) {
+		void *frames[24];
+		int n = backtrace(frames, 24);
+		backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	}
 	/* Die of the signal itself, so the status says SIGSYS. */
 	signal(sig, SIG_DFL);
@@ -243,6 +271,10 @@ int seccomp_setup(enum seccomp_mode mode)
 	if (!AUDIT_ARCH_HERE)
 		return -ENOSYS;
 	sigemptyset(&sa.sa_mask);
+	/* backtrace() loads the unwinder on first use: do it now, while
+	 * opening a library is still allowed. */
+	void *frame;
+	unwinder_loaded = backtrace(&frame, 1) > 0;
 	return sigaction(SIGSYS, &sa, NULL) ? -errno : 0;
 }
 

@@ -138,12 +138,24 @@ lab_initramfs() {
 		elf_copy_libs "$r" "$kvmini" lib/aarch64-linux-gnu \
 			/usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu ||
 			lab_die "cannot gather kvmini's shared libraries (install libc6-dev-arm64-cross, or link kvmini statically)"
+		# libgcc_s is loaded at run time (glibc's backtrace(), which the
+		# seccomp trap uses to say where a forbidden call came from).
+		for lib in /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 /usr/lib/aarch64-linux-gnu/libgcc_s.so.1; do
+			[ -e "$lib" ] && { cp -L "$lib" "$r/lib/aarch64-linux-gnu/"; break; }
+		done
 	elif ldd "$kvmini" >/dev/null 2>&1; then
 		# Every shared object ldd names, the dynamic loader included, at its path.
 		for lib in $(ldd "$kvmini" | grep -o '/[^ ]*'); do
 			mkdir -p "$r$(dirname "$lib")"
 			cp -L "$lib" "$r$lib"
 		done
+		# ... and libgcc_s, loaded at run time by glibc's backtrace().
+		lib=$(gcc -print-file-name=libgcc_s.so.1 2>/dev/null)
+		[ -e "/lib/$(uname -m)-linux-gnu/libgcc_s.so.1" ] && lib=/lib/$(uname -m)-linux-gnu/libgcc_s.so.1
+		if [ -e "$lib" ]; then
+			mkdir -p "$r/lib/$(uname -m)-linux-gnu"
+			cp -L "$lib" "$r/lib/$(uname -m)-linux-gnu/libgcc_s.so.1"
+		fi
 	fi
 	# Host programs a run needs beyond busybox (LAB_HOST_TOOLS, e.g. bash,
 	# script, setpriv), with their libraries, into /lab/hostbin. Only for an
