@@ -29,6 +29,8 @@
 #   ppc64le     gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross
 #               libcmocka-dev:ppc64el (tests/cross/run-ppc64le.sh; adds the
 #               ppc64el dpkg architecture)
+#   fuzzing     clang libclang-rt-14-dev (libFuzzer: -fsanitize=fuzzer for
+#               Debian 12's clang 14; tests/fuzz, the fuzz step of tests/run.sh)
 #   benchmarks  python3 (statistics and the JSON report), gnuplot-nox (the
 #               PNG chart) for tests/bench/bench.sh; fio (the host-direct
 #               reference of tests/bench/blkpath.sh)
@@ -44,6 +46,7 @@ PKGS="cmake gcc make libc6-dev linux-libc-dev pkg-config libcmocka-dev liburing-
   device-tree-compiler
   gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross libcmocka-dev:ppc64el
   python3 gnuplot-nox fio
+  clang libclang-rt-14-dev
   ${KVMINI_EXTRA_PKGS:-}"
 
 native=$(dpkg --print-architecture)

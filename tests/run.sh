@@ -4,7 +4,8 @@
 # cmocka unit tests, direct /dev/kvm checks with tiny guests, and the Linux
 # boot scenarios (in the nested lab unless /dev/kvm is hardware-backed); and
 # the unit tests once more, cross-built for big-endian s390x; and the ppc64
-# byte-order code cross-built for ppc64le.
+# byte-order code cross-built for ppc64le; and a short run of every fuzz
+# target (tests/fuzz).
 #
 #   bash tests/run.sh            everything
 #   KVMINI_TEST_LABELS='unit|kvm' bash tests/run.sh   skip the Linux boots
@@ -63,6 +64,31 @@ for dir in build-asan build; do
 	echo "=== tests in $dir"
 	ctest --test-dir "$dir" --output-on-failure ${labels:+-L "$labels"} || status=1
 done
+
+# ---- fuzz targets (tests/fuzz, issue 12) ----
+# A clang build with libFuzzer, ASan and UBSan in build-fuzz; ctest label
+# fuzz: every target replays its regression inputs, then fuzzes for
+# KVMINI_FUZZ_SECONDS (default 15) from its corpus; any crash fails. The
+# long run is bash tests/fuzz/run.sh --minutes 10. Skipped with a note when
+# clang cannot link libFuzzer (images/install-deps.sh installs it; under CI
+# that is a failure).
+if [ -z "$labels" ] || [[ "fuzz" =~ $labels ]]; then
+	echo "=== fuzz targets, short run, in build-fuzz"
+	probe=$(mktemp -d)
+	if echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' |
+		clang -x c -fsanitize=fuzzer,address,undefined -o "$probe/probe" - 2>/dev/null; then
+		CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVMINI_FUZZ=ON \
+			-DKVMINI_TESTS=OFF -DKVMINI_FUZZ_SECONDS="${KVMINI_FUZZ_SECONDS:-15}" >/dev/null &&
+			cmake --build build-fuzz -j"$jobs" --target fuzz_targets >/dev/null ||
+			{ echo "tests/run.sh: build in build-fuzz failed";
+			  cmake --build build-fuzz --target fuzz_targets 2>&1 | tail -30; exit 1; }
+		ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$jobs" || status=1
+	else
+		echo "tests/run.sh: clang with libFuzzer missing: fuzz targets skipped"
+		[ -n "${CI:-}" ] && status=1   # CI installed it (install-deps.sh): must not skip
+	fi
+	rm -rf "$probe"
+fi
 
 # arm64 Linux boots: the arm64 kvmini of build-aarch64 (cross-built above)
 # boots its scenarios in the nested lab's arm64 L1 (tests/lab, ctest label

@@ -14,7 +14,8 @@
  * - the file never changes size;
  * - after every kick, each byte of the file that changed lies inside the
  *   sectors an OUT, DISCARD or WRITE_ZEROES request of that batch named;
- * - a read answered OK in a batch without writes returned the file's bytes.
+ * - a read answered OK in a batch without writes returned the file's bytes;
+ * - the device never writes the driver's readable memory.
  *
  * Input: two set-up bytes, then operations.
  *   byte 0   bit 0 packed, bit 1 EVENT_IDX, bit 2 INDIRECT_DESC, bit 3 legacy
@@ -86,6 +87,7 @@ struct env {
 };
 
 static struct blk_file file_rw, file_ro;
+static uint8_t ro_shadow[RO_SIZE];
 static uint8_t disk[DISK_BYTES], shadow[DISK_BYTES];
 
 static uint8_t pattern(uint32_t off)
@@ -495,7 +497,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int ops = 0; fz_more(&f) && ops < 128; ops++) {
 		uint8_t op = fz_u8(&f) % 6;
+		size_t ro_used = t.ro_next - RO_GPA;
 		FZ_TRACE("op %u\n", op);
+		memcpy(ro_shadow, fuzz_ram_ptr(t.ram, RO_GPA, RO_SIZE), ro_used);
 
 		switch (op) {
 		case 0:
@@ -525,6 +529,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		}
+		/* The device never writes what the driver gave it to read. */
+		if (op >= 2)
+			FZ_CHECK(!memcmp(fuzz_ram_ptr(t.ram, RO_GPA, RO_SIZE), ro_shadow, ro_used));
 	}
 	for (uint16_t i = 0; i < t.nq; i++)
 		kick(&t, i);

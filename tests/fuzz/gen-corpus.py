@@ -223,3 +223,60 @@ seed("fuzz_blk", "two-queues", bytes([0x26, 5]) + blk + blk_req(1, 1, 9, split=1
 seed("fuzz_blk", "discard", bytes([0x46, 4]) + blk_req(0, 5, 0, dlen=32, dwz=[(2, 3, 0), (10, 1, 0)]) +
      blk_req(0, 6, 0, dlen=16, dwz=[(20, 4, 1)]) + bytes([2, 0, 4, 2, 0]))
 seed("fuzz_blk", "readonly", bytes([0x16, 4]) + blk + bytes([4]) + blk)
+
+
+# ---- virtio-net (fuzz_net.c) ----
+def net_rx(n=1, ln=1600, mut=0, mode=2):
+    return bytes([0, n - 1]) + b"".join(le16(ln - 1) for _ in range(n)) + bytes([mut, mode])
+
+
+def net_tx(flen=100, fill=0x61, split=0, nseg=1, mut=0, mode=2):
+    return bytes([1]) + le16(flen) + bytes([fill, split, nseg - 1, mut, mode])
+
+
+def net_ctrl(cls, cmd, data, split=0, ack=1, mut=0, mode=2):
+    return bytes([2, cls, cmd, len(data)]) + bytes(data) + (bytes([split]) if data else b"") + bytes([ack - 1, mut, mode])
+
+
+def net_host(ln=200, fill=0x42):
+    return bytes([4]) + le16(ln) + bytes([fill])
+
+
+net = (net_rx() + net_rx(2, 100) + bytes([3, 0]) + net_host() + net_host(60) + bytes([6]) +
+       net_tx() + net_tx(300, 0x62, 1, 2) + net_tx(1500, 0x63, 2, 3) + bytes([3, 1, 6]) +
+       net_ctrl(0, 0, [1]) + net_ctrl(1, 1, list(range(6)), split=1) +
+       net_ctrl(1, 0, [0, 0, 0, 0, 1, 0, 0, 0] + list(range(6))) + net_ctrl(3, 0, []) + bytes([3, 2, 6]) +
+       bytes([8, 0, 0, 0, 8, 6, 0, 0]))
+seed("fuzz_net", "split", bytes([0x06, 4]) + net)
+seed("fuzz_net", "packed", bytes([0x07, 15]) + net)
+seed("fuzz_net", "mergeable", bytes([0x16, 5]) + net + net_host(3000) + net_rx(3, 1000) + bytes([3, 0, 6]))
+seed("fuzz_net", "legacy-be", bytes([0x0e, 4]) + net + bytes([8, 0, 1, 0x11]))
+seed("fuzz_net", "no-cross-endian", bytes([0x9a, 4]) + net)
+seed("fuzz_net", "big-frames", bytes([0x12, 6]) + net_rx(4, 2048) * 6 + bytes([3, 0]) + net_host(0x8000 | 22000) +
+     net_tx(0x8000 | 21000) + bytes([3, 1, 7]) + net)
+
+
+# ---- virtio-console (fuzz_console.c) ----
+def con_rx(q, n=1, ln=256):
+    return bytes([0, q, n - 1]) + b"".join(le16(ln - 1) for _ in range(n)) + bytes([0, 2])
+
+
+def con_tx(port, ln=40, fill=0x41, n=1):
+    return bytes([1, port]) + le16(ln) + bytes([fill, n - 1, 0, 2])
+
+
+def con_ctrl(id_, ev, val, lk=0, extra=b""):
+    return bytes([2, id_, ev]) + le16(val) + bytes([lk]) + extra + bytes([0, 2])
+
+
+con = (con_rx(2) * 8 + bytes([3, 2]) + con_ctrl(0, 0, 1) + bytes([3, 3, 3, 2, 6]) +
+       con_ctrl(0, 3, 1) + con_ctrl(1, 3, 1) + con_ctrl(0, 6, 1) + con_ctrl(1, 6, 1) + bytes([3, 3]) +
+       con_rx(2) * 4 + bytes([3, 2, 6]) + con_rx(0, 2, 64) + bytes([3, 0]) + bytes([5, 0x80, 4, 0]) + le16(100) +
+       con_tx(0) + con_tx(1, 100, 0x42, 3) + bytes([3, 1, 3, 5, 6]) +
+       con_ctrl(0x85, 9, 0, 1, bytes([3])) + con_ctrl(2, 7, 0, 2, bytes([5])) + bytes([3, 3, 8, 4, 2, 7]))
+seed("fuzz_console", "multiport", bytes([0x76, 2 + 15 * 4, 0x03]) + con)
+seed("fuzz_console", "packed", bytes([0x57, 2 + 15 * 9, 0x07]) + con)
+seed("fuzz_console", "legacy-be", bytes([0x7e, 1 + 15 * 3, 0x03]) + con)
+seed("fuzz_console", "single", bytes([0x06, 15 * 4, 0x01]) + con_rx(0, 2, 64) + bytes([3, 0, 4, 0]) + le16(50) +
+     con_tx(0) + bytes([3, 1, 6, 8, 0, 2]))
+seed("fuzz_console", "many-ports", bytes([0x56, 14 + 15 * 2, 0xff]) + con)
