@@ -161,6 +161,14 @@ tap_up() {
 	return 1
 }
 
+# guest_trouble: the guest kernel's first complaint on the console, if any.
+guest_trouble() {
+	local l
+	l=$(tr -d '\r' <"$CON" | grep -a -m1 -E 'Kernel panic|PANIC|BUG:|Oops|double fault|general protection|hung_task|blocked for more than' |
+		sed 's/^\[ *[0-9.]*\] //')
+	[ -n "$l" ] && printf '; guest: %s' "$l"
+}
+
 fail_run() { echo "status=failed" >>"$D/status"; echo "reason=$*" >>"$D/status"; log "$LABEL run $RUN: FAILED: $*"; }
 
 # boot_vmm I: one boot of VMM I into $D; returns 0 when the guest finished.
@@ -204,17 +212,17 @@ boot_vmm() {
 		fi
 		case $r in
 		1) fail_run "no step $k within ${limit}s$([ $k = 1 ] && echo ' (boot)')"; ok=0; break ;;
-		2) fail_run "the VMM exited before step $k$([ $k = 1 ] && echo ' (boot)'): $(tail -n 2 "$D/stderr.txt" | tr '\n' ' ')"; ok=0; break ;;
+		2) sleep 1; fail_run "the VMM exited before step $k$([ $k = 1 ] && echo ' (boot)'): $(tail -n 2 "$D/stderr.txt" | tr '\n' ' ')$(guest_trouble)"; ok=0; break ;;
 		esac
 		[ $k = 1 ] && echo "boot_secs=$(since "$t0")" >>"$D/status"
 		step=$(tr -d '\r' <"$CON" | sed -n "s/^BENCH-READY $k \([^ ]*\).*/\1/p" | head -n1)
 		kvm_sample "$VPID" "$D/$k.before"
 		echo "go $k" >&7
-		if ! wait_line "^BENCH-END $k [^ ]* rc=[0-9]* \." $((BENCH_RUNTIME + BENCH_GRACE + 30)); then
-			fail_run "step $k ($step) did not end"
-			ok=0
-			break
-		fi
+		wait_line "^BENCH-END $k [^ ]* rc=[0-9]* \." $((BENCH_RUNTIME + BENCH_GRACE + 30))
+		case $? in
+		1) fail_run "step $k ($step) did not end within $((BENCH_RUNTIME + BENCH_GRACE + 30))s$(guest_trouble)"; ok=0; break ;;
+		2) sleep 1; fail_run "the VMM exited during step $k ($step): $(tail -n 1 "$D/stderr.txt")$(guest_trouble)"; ok=0; break ;;
+		esac
 		kvm_sample "$VPID" "$D/$k.after"
 		echo "ack $k" >&7
 		rc=$(tr -d '\r' <"$CON" | sed -n "s/^BENCH-END $k [^ ]* rc=\([0-9]*\).*/\1/p" | head -n1)
