@@ -8,7 +8,7 @@
  * The handshake (Linux drivers/char/virtio_console.c, QEMU's
  * virtio-serial-bus agree): driver DEVICE_READY 1; device DEVICE_ADD for
  * each port; driver PORT_READY 1 for each; device CONSOLE_PORT 1 (the
- * console), PORT_NAME (named ports), PORT_OPEN 1 (if the host end is open);
+ * console), PORT_OPEN 1 (if the host end is open), PORT_NAME (named ports);
  * then PORT_OPEN either way as ends open and close. */
 #include "virtio/console_internal.h"
 
@@ -131,7 +131,11 @@ static void device_ready(struct virtio_console *c, uint16_t value)
 }
 
 /* PORT_READY 1: what the driver needs to know of the port. Sent again on
- * a repeated PORT_READY (Linux answers a repeated DEVICE_ADD with one). */
+ * a repeated PORT_READY (Linux answers a repeated DEVICE_ADD with one).
+ * The name comes last (QEMU sends it before PORT_OPEN): the driver takes
+ * messages in order, so a guest that sees a port's name in sysfs knows
+ * the host's end is open, and a reader started then does not take the
+ * closed end for end-of-file. */
 static void port_ready(struct virtio_console *c, unsigned id, uint16_t value)
 {
 	struct virtio_console_port *p = &c->port[id];
@@ -145,10 +149,10 @@ static void port_ready(struct virtio_console *c, unsigned id, uint16_t value)
 	p->ready = true;
 	if (p->console)
 		enqueue(c, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
-	if (p->name[0])
-		enqueue(c, id, VIRTIO_CONSOLE_PORT_NAME, 1);
 	if (p->host_open)
 		enqueue(c, id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	if (p->name[0])
+		enqueue(c, id, VIRTIO_CONSOLE_PORT_NAME, 1);
 }
 
 static void dispatch(struct virtio_console *c, uint32_t id, uint16_t event, uint16_t value)

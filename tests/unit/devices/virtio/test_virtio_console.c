@@ -396,8 +396,8 @@ static void handshake(struct tenv *t)
 	expect_name(t, 1, NAME1);
 	assert_int_equal(pending_used(t, CRX), 0);
 	send_ctrl(t, 3, VIRTIO_CONSOLE_PORT_READY, 1);
-	expect_name(t, 3, NAME3);
 	expect_ctrl(t, 3, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_name(t, 3, NAME3);     /* last: seen in sysfs, the rest is known */
 	assert_int_equal(pending_used(t, CRX), 0);
 	assert_false(broken(t));
 }
@@ -506,8 +506,8 @@ static void port_ready_again(void **s)
 	handshake(t);
 	post_ctrl_bufs(t, 4, 128);
 	send_ctrl(t, 3, VIRTIO_CONSOLE_PORT_READY, 1);
-	expect_name(t, 3, NAME3);
 	expect_ctrl(t, 3, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_name(t, 3, NAME3);     /* last: seen in sysfs, the rest is known */
 	/* PORT_READY 0: the driver gave up on the port */
 	send_ctrl(t, 1, VIRTIO_CONSOLE_PORT_READY, 0);
 	assert_false(t->con.port[1].ready);
@@ -606,8 +606,8 @@ static void host_open_close(void **s)
 	for (int i = 0; i < 3; i++)
 		assert_true(next_ctrl(t, &(struct msg){ 0 }));
 	send_ctrl(t, 1, VIRTIO_CONSOLE_PORT_READY, 1);
-	expect_name(t, 1, NAME1);
 	expect_ctrl(t, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_name(t, 1, NAME1);
 	virtio_console_set_host_open(&t->con, 1, false);
 	expect_ctrl(t, 1, VIRTIO_CONSOLE_PORT_OPEN, 0);
 	virtio_console_set_host_open(&t->con, 1, false);
