@@ -18,11 +18,14 @@ struct backends {
 	enum blk_aio_kind disk_aio[CLI_MAX_DISKS];   /* its engine, resolved (never AUTO) */
 	struct net_tap taps[CLI_MAX_NETS];      /* cfg->nets[i] */
 	int ndisks, nnets;                      /* how many are open */
+	/* --port out=FILE (appended to) and in=FILE (read from the start by
+	 * each VM): cfg->vcon.ports[i], -1 where not given. */
+	int port_out[CLI_MAX_PORTS], port_in[CLI_MAX_PORTS];
 };
 
 /* Opens every disk and settles its block engine (aio=io_uring refused here
- * is an error; the default falls back to threads, said once), then every
- * tap. 0, or -errno with one line in err
+ * is an error; the default falls back to threads, said once), every
+ * --port file, then every tap. 0, or -errno with one line in err
  * naming the option, and nothing left open. */
 int backends_open(struct backends *b, const struct vm_config *cfg, char *err, size_t errlen);
 void backends_close(struct backends *b);

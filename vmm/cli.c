@@ -23,7 +23,11 @@ const char cli_usage[] =
 	"  --cmdline STR          kernel command line\n"
 	"  --memory SIZE          guest RAM, e.g. 512M, 2G (default 512M; bare number = MiB)\n"
 	"  --cpus N               number of vCPUs, 1-64 (default 1)\n"
-	"  --console KIND         stdio (default), file:PATH, or none\n"
+	"  --console KIND         where the guest console goes: stdio (default), file:PATH\n"
+	"                         or none; virtio[,stdio|none|file:PATH][,TRANSPORT]: the\n"
+	"                         same, with the console on hvc0 of a virtio-console\n"
+	"                         device (guest: console=hvc0); input goes to hvc0, the\n"
+	"                         UART stays for early messages. file:PATH comes last\n"
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
 	"  --disk PATH[,readonly=on][,cache=none|writeback][,aio=ENGINE][,queues=N]\n"
@@ -34,6 +38,12 @@ const char cli_usage[] =
 	"                         one per vCPU); iothread: 0..N-1 of --iothreads\n"
 	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,TRANSPORT]\n"
 	"                         a virtio-net card on a tap device (repeatable)\n"
+	"  --port NAME[,out=FILE][,in=FILE][,TRANSPORT]\n"
+	"                         a named port of the virtio-console device (guest:\n"
+	"                         /dev/vportNpM, NAME in /sys/class/virtio-ports/*/name;\n"
+	"                         up to 8): the guest's bytes are appended to out=FILE;\n"
+	"                         in=FILE is what the guest reads once it opens the\n"
+	"                         port, then end-of-file (a port without out=)\n"
 	"      TRANSPORT: transport=pci (default) with legacy=on (transitional, default)\n"
 	"                 or legacy=off (modern only); or transport=mmio with version=2\n"
 	"                 (modern, default) or version=1 (legacy); packed=on offers packed\n"
@@ -87,6 +97,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 
 static int parse_console(struct vm_config *cfg, const char *v)
 {
+	cfg->vcon.hvc = 0;
 	if (!strcmp(v, "stdio")) {
 		cfg->console = CONSOLE_STDIO;
 	} else if (!strcmp(v, "none")) {
@@ -282,6 +293,137 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	return 0;
 }
 
+/* ---- the virtio-console device: --console virtio, --port ---- */
+
+/* One comma-separated item of s as a string in buf (too long: empty).
+ * Returns its length in s. */
+static size_t item(const char *s, char *buf, size_t size)
+{
+	const char *comma = strchr(s, ',');
+	size_t n = comma ? (size_t)(comma - s) : strlen(s);
+
+	buf[0] = 0;
+	if (n < size) {
+		memcpy(buf, s, n);
+		buf[n] = 0;
+	}
+	return n;
+}
+
+/* A transport option of the virtio-console device: 0, or -EINVAL. */
+static int vcon_transport_key(struct vm_config *cfg, char *kv)
+{
+	char *eq = strchr(kv, '=');
+
+	if (!eq)
+		return -EINVAL;
+	*eq = 0;
+	int r = transport_key(&cfg->vcon.t, kv, eq + 1);
+	*eq = '=';
+	return r ? -EINVAL : 0;
+}
+
+#define VCON_TRANSPORT_KEYS "transport=pci|mmio, legacy=on|off, version=1|2, packed=on|off"
+
+/* virtio[,stdio|none|file:PATH][,TRANSPORT]: where the console goes, as
+ * without virtio (file:PATH runs to the end), and hvc0 is the console. */
+static int parse_console_virtio(struct vm_config *cfg, const char *v, char *err, int errlen)
+{
+	const char *s = v + 6;
+
+	cfg->vcon.hvc = 1;
+	cfg->console = CONSOLE_STDIO;
+	while (*s == ',') {
+		char kv[64];
+		size_t n;
+
+		s++;
+		if (!strncmp(s, "file:", 5) && s[5]) {
+			cfg->console = CONSOLE_FILE;
+			cfg->console_path = s + 5;
+			return 0;
+		}
+		n = item(s, kv, sizeof(kv));
+		if (!strcmp(kv, "stdio"))
+			cfg->console = CONSOLE_STDIO;
+		else if (!strcmp(kv, "none"))
+			cfg->console = CONSOLE_NONE;
+		else if (!kv[0] || vcon_transport_key(cfg, kv))
+			return fail(err, errlen, "--console: '%.*s' is not stdio, none, file:PATH or a "
+				    "transport option (" VCON_TRANSPORT_KEYS ")", (int)n, s);
+		s += n;
+	}
+	return 0;
+}
+
+static int port_name_ok(const char *s, size_t n)
+{
+	if (n < 1 || n > sizeof(((struct port_config *)0)->name) - 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* out=FILE or in=FILE: 1 taken, 0 not this key, -EINVAL bad. */
+static int port_file(const char *s, size_t n, const char *key, char *path, size_t size)
+{
+	size_t k = strlen(key);
+
+	if (n < k || strncmp(s, key, k))
+		return 0;
+	if (n == k || n - k >= size)
+		return -EINVAL;
+	memcpy(path, s + k, n - k);
+	path[n - k] = 0;
+	return 1;
+}
+
+/* NAME[,out=FILE][,in=FILE][,TRANSPORT] */
+static int parse_port(struct vm_config *cfg, const char *v, char *err, int errlen)
+{
+	if (cfg->vcon.nports >= CLI_MAX_PORTS)
+		return fail(err, errlen, "--port: at most %d ports", CLI_MAX_PORTS);
+	struct port_config *p = &cfg->vcon.ports[cfg->vcon.nports];
+	const char *comma = strchr(v, ',');
+	size_t n = comma ? (size_t)(comma - v) : strlen(v);
+
+	memset(p, 0, sizeof(*p));
+	if (!port_name_ok(v, n))
+		return fail(err, errlen, "--port: '%.*s' is not a port name (1 to 63 letters, digits, "
+			    "'.', '_' or '-')", (int)n, v);
+	memcpy(p->name, v, n);
+	if (!strncmp(p->name, "kvmini.", 7))
+		return fail(err, errlen, "--port: '%s': names starting 'kvmini.' are kvmini's own "
+			    "(" CLI_EXIT_PORT " is --guest-status's port)", p->name);
+	for (int i = 0; i < cfg->vcon.nports; i++)
+		if (!strcmp(cfg->vcon.ports[i].name, p->name))
+			return fail(err, errlen, "--port: '%s' is named twice", p->name);
+	for (const char *s = comma; s; s = strchr(s, ',')) {
+		char kv[64];
+		int r;
+
+		s++;
+		n = item(s, kv, sizeof(kv));
+		r = port_file(s, n, "out=", p->out, sizeof(p->out));
+		if (!r)
+			r = port_file(s, n, "in=", p->in, sizeof(p->in));
+		if (!r)
+			r = kv[0] && !vcon_transport_key(cfg, kv) ? 1 : -EINVAL;
+		if (r < 0)
+			return fail(err, errlen, "--port: '%.*s' is not a valid option (out=FILE, in=FILE, "
+				    VCON_TRANSPORT_KEYS ")", (int)n, s);
+	}
+	cfg->vcon.nports++;
+	return 0;
+}
+
+int cli_vcon_wanted(const struct vm_config *cfg)
+{
+	return cfg->vcon.hvc || cfg->vcon.nports || cfg->guest_status;
+}
+
 /* tap=NAME[,key=value]... */
 static int parse_net(struct vm_config *cfg, const char *v, char *err, int errlen)
 {
@@ -323,6 +465,8 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 			return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d", v, CLI_MAX_CPUS);
 		cfg->ncpus = (int)n;
 	} else if (!strcmp(name, "--console")) {
+		if (!strncmp(v, "virtio", 6) && (!v[6] || v[6] == ','))
+			return parse_console_virtio(cfg, v, err, errlen);
 		if (parse_console(cfg, v))
 			return fail(err, errlen, "--console: '%s' is not stdio, file:PATH or none", v);
 	} else if (!strcmp(name, "--timeout")) {
@@ -372,6 +516,8 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 		return parse_disk(cfg, v, err, errlen);
 	} else if (!strcmp(name, "--net")) {
 		return parse_net(cfg, v, err, errlen);
+	} else if (!strcmp(name, "--port")) {
+		return parse_port(cfg, v, err, errlen);
 	} else if (!strcmp(name, "--on-reboot")) {
 		if (!strcmp(v, "exit"))
 			cfg->on_reboot = REBOOT_EXIT;
@@ -405,6 +551,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 	if (strcmp(argv[1], "run"))
 		return fail(err, errlen, "%s: unknown command (try kvmini --help)", argv[1]);
 
+	cfg->vcon.t = default_transport;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		char name[32];

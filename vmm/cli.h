@@ -42,6 +42,29 @@ struct net_config {
 	struct transport_config t;
 };
 
+/* A named port of the virtio-console device (--port). */
+struct port_config {
+	char name[64];             /* 1..63 of [A-Za-z0-9._-] */
+	char out[4096];            /* out=FILE: the guest's bytes appended ("": dropped) */
+	char in[4096];             /* in=FILE: offered to the guest when it opens the port */
+};
+
+#define CLI_MAX_PORTS 8
+/* The port --guest-status adds: the guest writes its status there. hvc0's
+ * port is named too, so a guest can tell when every port has its name.
+ * Names starting "kvmini." are kvmini's. */
+#define CLI_EXIT_PORT "kvmini.exit"
+#define CLI_HVC_PORT "kvmini.console"
+
+/* The one virtio-console device: hvc0 (--console virtio), the named ports
+ * (--port) and kvmini.exit (--guest-status) are its ports. */
+struct vcon_config {
+	int hvc;                   /* --console virtio: the guest's console is hvc0 */
+	struct port_config ports[CLI_MAX_PORTS];
+	int nports;
+	struct transport_config t; /* from --console virtio,... and --port ...,: they add up */
+};
+
 #define CLI_MAX_FAIL_ON 8
 #define CLI_MAX_DISKS 8
 #define CLI_MAX_NETS 4
@@ -61,6 +84,7 @@ struct vm_config {
 	int ndisks;
 	struct net_config nets[CLI_MAX_NETS];
 	int nnets;
+	struct vcon_config vcon;   /* the virtio-console device (cli_vcon_wanted) */
 	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
 	int iothreads;             /* I/O threads for disks (network cards get their own) */
 	/* CI verdicts (vmm/verdict.c) */
@@ -74,6 +98,10 @@ struct vm_config {
 	int guest_status;          /* --guest-status: the guest's status is ours */
 	int seccomp;               /* --seccomp: 0 on, 1 log, 2 off (enum seccomp_mode); -1 unset */
 };
+
+/* Does the run have a virtio-console device (hvc0, a --port or
+ * --guest-status)? */
+int cli_vcon_wanted(const struct vm_config *cfg);
 
 /* The queue count a disk gets: queues=, or one per vCPU up to 16. */
 int cli_disk_queues(const struct vm_config *cfg, const struct disk_config *d);

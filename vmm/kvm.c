@@ -20,7 +20,7 @@ static bool has_pci_device(const struct vm_config *cfg)
 	for (int i = 0; i < cfg->nnets; i++)
 		if (cfg->nets[i].t.transport == TRANSPORT_PCI)
 			return true;
-	return false;
+	return cli_vcon_wanted(cfg) && cfg->vcon.t.transport == TRANSPORT_PCI;
 }
 
 /* KVM_CHECK_EXTENSION answers 0 for "no" and > 0 for "yes" (some caps
@@ -85,7 +85,7 @@ fail:
 
 void kvm_note_fallbacks(const struct kvm_sys *k, const struct vm_config *cfg)
 {
-	if (!cfg->ndisks && !cfg->nnets)
+	if (!cfg->ndisks && !cfg->nnets && !cli_vcon_wanted(cfg))
 		return;         /* no virtio device: nothing to notify or interrupt */
 	if (!k->ioeventfd && !cfg->no_ioeventfd)
 		fprintf(stderr, "kvmini: note: KVM has no ioeventfd; queue notifications are "

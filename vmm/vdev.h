@@ -94,6 +94,6 @@ struct iothread *vdev_disk_iothread(struct vdev *v, int pinned);
 struct iothread *vdev_net_iothread(struct vdev *v);
 void vdev_set_queue_io(struct vdev *v, uint16_t q, struct iothread *io);
 
-extern const struct vdev_class vdev_blk_class, vdev_net_class;
+extern const struct vdev_class vdev_blk_class, vdev_net_class, vdev_console_class;
 
 #endif

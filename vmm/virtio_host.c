@@ -22,6 +22,7 @@
 static const struct vdev_class *const device_table[] = {
 	&vdev_blk_class,
 	&vdev_net_class,
+	&vdev_console_class,
 };
 
 #define NKINDS (sizeof(device_table) / sizeof(device_table[0]))

@@ -246,7 +246,9 @@ static void vm_destroy(struct vm *vm)
 static void feed_uart(struct vm *vm)
 {
 	struct console *c = vm->con;
-	size_t n = uart_receive(&vm->uart, c->pending, c->npending);
+	/* --console virtio: input goes to hvc0 */
+	size_t n = vm->cfg->vcon.hvc ? vm_hvc_input(vm, c->pending, c->npending)
+				     : uart_receive(&vm->uart, c->pending, c->npending);
 
 	memmove(c->pending, c->pending + n, c->npending - n);
 	c->npending -= n;

@@ -42,6 +42,7 @@ struct vm {
 	int nr_vcpus;
 	struct uart16550 uart;
 	struct virtio_host *virtio;
+	struct vcon_host *vcon;      /* the virtio-console device, if any (vdev_console.c) */
 
 	atomic_int exit_status;      /* -1 while running */
 	atomic_int stopping;
@@ -101,6 +102,10 @@ void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
  * kvmini.exit port: the VM ends with outcome KVMINI_EXIT_GUEST, unless
  * another outcome came first. */
 void vm_guest_reported(struct vm *vm, int status);
+
+/* Console input for hvc0 (--console virtio): returns the bytes it took
+ * (0 while the guest has no hvc0 open or no room). vdev_console.c. */
+size_t vm_hvc_input(struct vm *vm, const uint8_t *buf, size_t len);
 
 void *vcpu_thread(void *arg);
 

@@ -117,6 +117,20 @@ args-initrd-dir)         bad_arg "--initrd" run --kernel "$PVH" --initrd "$T" ;;
 args-bz-too-little-memory) head -c 20M /dev/zero >"$T/big"; bad_arg "--memory" run --kernel "$BZ" --initrd "$T/big" --memory 16M ;;
 args-pvh-cmdline-too-long) bad_arg "--cmdline" run --kernel "$PVH" --cmdline "p $(head -c 5000 /dev/zero | tr '\0' x)" ;;
 args-console-file-no-dir) bad_arg "--console" run --kernel "$PVH" --console "file:$T/nope/console" ;;
+args-console-virtio)     bad_arg "--console" run --kernel "$PVH" --console virtio,tty ;;
+args-console-virtio-transport) bad_arg "--console" run --kernel "$PVH" --console virtio,transport=usb ;;
+args-port-name)          via -- run --kernel "$PVH" --port "a/b"
+                         one_line "--port: 'a/b' is not a port name (1 to 63 letters, digits, '.', '_' or '-')" ;;
+args-port-option)        bad_arg "--port" run --kernel "$PVH" --port "a,color=red" ;;
+args-port-exit-name)     via -- run --kernel "$PVH" --guest-status --port kvmini.exit
+                         one_line "--port: 'kvmini.exit': names starting 'kvmini.' are kvmini's own" ;;
+args-port-twice)         bad_arg "--port" run --kernel "$PVH" --port a --port a ;;
+args-port-out-dir)       via -- run --kernel "$PVH" --port "a,out=$T"
+                         one_line "--port: cannot open '$T': Is a directory" ;;
+args-port-in-missing)    via -- run --kernel "$PVH" --port "a,in=$T/nope"
+                         one_line "--port: cannot open '$T/nope': No such file or directory" ;;
+args-port-in-dir)        via -- run --kernel "$PVH" --port "a,in=$T"
+                         one_line "--port: in=$T is not a regular file" ;;
 args-disk-dir)
 	via -- run --kernel "$PVH" --disk "$T"
 	one_line "--disk: '$T' is a directory, not a disk image" ;;

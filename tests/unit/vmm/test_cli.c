@@ -381,6 +381,85 @@ static void bad_nets(void **state)
 	       "run", "--kernel", "k", "--net", "tap=t,color=red");
 }
 
+/* --console virtio[,...], --port and --guest-status: one virtio-console
+ * device. */
+static void virtio_console(void **state)
+{
+	(void)state;
+	assert_int_equal(PARSE("run", "--kernel", "k"), CLI_RUN);
+	assert_false(cli_vcon_wanted(&cfg));
+	assert_int_equal(cfg.vcon.hvc, 0);
+	assert_int_equal(cfg.vcon.nports, 0);
+	assert_int_equal(cfg.vcon.t.transport, TRANSPORT_PCI);
+	assert_int_equal(cfg.vcon.t.legacy, 1);
+
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console", "virtio"), CLI_RUN);
+	assert_true(cli_vcon_wanted(&cfg));
+	assert_int_equal(cfg.vcon.hvc, 1);
+	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console=virtio,none"), CLI_RUN);
+	assert_int_equal(cfg.console, CONSOLE_NONE);
+	/* file:PATH runs to the end, commas and all */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console",
+			       "virtio,transport=mmio,version=1,file:/tmp/a,b"), CLI_RUN);
+	assert_int_equal(cfg.vcon.hvc, 1);
+	assert_int_equal(cfg.console, CONSOLE_FILE);
+	assert_string_equal(cfg.console_path, "/tmp/a,b");
+	assert_int_equal(cfg.vcon.t.transport, TRANSPORT_MMIO);
+	assert_int_equal(cfg.vcon.t.version, 1);
+	/* the last --console wins, virtio or not */
+	assert_int_equal(PARSE("run", "--kernel", "k", "--console", "virtio", "--console", "none"),
+			 CLI_RUN);
+	assert_int_equal(cfg.vcon.hvc, 0);
+	assert_false(cli_vcon_wanted(&cfg));
+
+	assert_int_equal(PARSE("run", "--kernel", "k", "--port", "org.test-1_a",
+			       "--port=log,out=/tmp/o,transport=mmio", "--port", "feed,in=/tmp/i,out=/o2"),
+			 CLI_RUN);
+	assert_true(cli_vcon_wanted(&cfg));
+	assert_int_equal(cfg.vcon.nports, 3);
+	assert_string_equal(cfg.vcon.ports[0].name, "org.test-1_a");
+	assert_string_equal(cfg.vcon.ports[0].out, "");
+	assert_string_equal(cfg.vcon.ports[0].in, "");
+	assert_string_equal(cfg.vcon.ports[1].out, "/tmp/o");
+	assert_string_equal(cfg.vcon.ports[2].in, "/tmp/i");
+	assert_string_equal(cfg.vcon.ports[2].out, "/o2");
+	assert_int_equal(cfg.vcon.t.transport, TRANSPORT_MMIO);
+	assert_int_equal(cfg.vcon.hvc, 0);
+
+	assert_int_equal(PARSE("run", "--kernel", "k", "--guest-status"), CLI_RUN);
+	assert_true(cli_vcon_wanted(&cfg));
+	assert_non_null(strstr(cli_usage, "--port NAME"));
+	assert_non_null(strstr(cli_usage, "virtio[,"));
+}
+
+static void bad_virtio_console(void **state)
+{
+	static const char *const con[] = { "virtio,", "virtio,tty", "virtio,file:", "virtio,stdio:x",
+					   "virtio,transport=usb", "virtio,version=3", "virtiox",
+					   "virtio,color=red" };
+	static const char *const port[] = { "", ",out=/x", "a b", "a/b", "a,", "a,out=", "a,in=",
+					    "a,color=red", "a,transport=usb", "a,out",
+					    "0123456789012345678901234567890123456789012345678901234567890123",
+					    "kvmini.exit" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(con) / sizeof(con[0]); i++)
+		REJECT("--console:", "run", "--kernel", "k", "--console", (char *)con[i]);
+	for (size_t i = 0; i < sizeof(port) / sizeof(port[0]); i++)
+		REJECT("--port:", "run", "--kernel", "k", "--port", (char *)port[i]);
+	REJECT("--port: 'a' is named twice", "run", "--kernel", "k", "--port", "a", "--port", "a");
+	REJECT("--port: 'kvmini.exit': names starting 'kvmini.' are kvmini's own", "run",
+	       "--kernel", "k", "--port", "kvmini.exit");
+	REJECT("--port: 'kvmini.console': names", "run", "--kernel", "k", "--port", "kvmini.console");
+	REJECT("--port: at most 8 ports", "run", "--kernel", "k", "--port", "a", "--port", "b",
+	       "--port", "c", "--port", "d", "--port", "e", "--port", "f", "--port", "g",
+	       "--port", "h", "--port", "i");
+	REJECT("--port: 'color=red' is not a valid option (out=FILE", "run", "--kernel", "k",
+	       "--port", "a,color=red");
+	REJECT("--port:", "run", "--kernel", "k", "--port");
+}
+
 static void first_error_and_truncation(void **state)
 {
 	char small[12];
@@ -413,6 +492,8 @@ int main(void)
 		cmocka_unit_test(disk_engines_and_queues),
 		cmocka_unit_test(nets),
 		cmocka_unit_test(bad_nets),
+		cmocka_unit_test(virtio_console),
+		cmocka_unit_test(bad_virtio_console),
 		cmocka_unit_test(first_error_and_truncation),
 	};
 
