@@ -28,10 +28,10 @@
 #include "virtio/console.h"
 #include "vmm/backends.h"
 #include "vmm/console.h"
+#include "vmm/status_text.h"
 #include "vmm/vdev.h"
 #include "vmm/vm.h"
 
-#define EXIT_DIGITS_MAX 9      /* fits an int */
 #define EXIT_WARN_MAX 5
 #define FEED_CHUNK 4096
 
@@ -54,9 +54,7 @@ struct vcon_host {
 	struct port_host port[VIRTIO_CONSOLE_MAX_PORTS];
 	int exit_port;               /* -1: no --guest-status */
 	/* kvmini.exit's current line (under dev.vdev.lock: callbacks only) */
-	char line[32];
-	size_t line_len;
-	bool line_bad, line_blank;   /* not a number / blanks after the digits */
+	struct status_text exit_text;
 	unsigned warned;
 	/* in= feeding: the device's callbacks wake the I/O thread */
 	int feed_efd;
@@ -73,41 +71,17 @@ static void wake_feeder(struct vcon_host *h)
 	}
 }
 
-/* ---- kvmini.exit ---- */
+/* ---- kvmini.exit (vmm/status_text.h) ---- */
 
-static void exit_line_done(struct vcon_host *h)
+static void exit_line(void *opaque, int status, const char *text)
 {
-	h->line[h->line_len] = 0;
-	if (!h->line_bad && h->line_len) {
-		vm_guest_reported(h->vm, atoi(h->line));
-	} else if (h->line_bad && h->warned++ < EXIT_WARN_MAX) {
-		fprintf(stderr, "kvmini: --guest-status: the guest wrote '%s%s' to %s, not a "
-			"status (decimal digits, then a newline): ignored\n", h->line,
-			h->line_len == sizeof(h->line) - 1 ? "..." : "", CLI_EXIT_PORT);
-	}
-	h->line_len = 0;
-	h->line_bad = h->line_blank = false;
-}
+	struct vcon_host *h = opaque;
 
-static void exit_text(struct vcon_host *h, const uint8_t *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		char ch = (char)buf[i];
-
-		if (ch == '\n') {
-			exit_line_done(h);
-			continue;
-		}
-		if (ch == ' ' || ch == '\t' || ch == '\r') {
-			h->line_blank = h->line_len > 0;   /* leading blanks: fine */
-			continue;
-		}
-		if (ch < '0' || ch > '9' || h->line_blank || h->line_len >= EXIT_DIGITS_MAX)
-			h->line_bad = true;
-		/* Keep what fits, printable, for the warning. */
-		if (h->line_len < sizeof(h->line) - 1)
-			h->line[h->line_len++] = ch >= ' ' && ch < 127 ? ch : '?';
-	}
+	if (status >= 0)
+		vm_guest_reported(h->vm, status);
+	else if (h->warned++ < EXIT_WARN_MAX)
+		fprintf(stderr, "kvmini: --guest-status: the guest wrote '%s' to %s, not a status "
+			"(decimal digits, then a newline): ignored\n", text, CLI_EXIT_PORT);
 }
 
 /* ---- the device's callbacks (dev.vdev.lock held) ---- */
@@ -143,7 +117,7 @@ static void port_output(void *opaque, unsigned port, const uint8_t *buf, size_t 
 			write_all(h, p->out_fd, buf, len);
 		break;
 	case ROLE_EXIT:
-		exit_text(h, buf, len);
+		status_text_feed(&h->exit_text, buf, len, exit_line, h);
 		break;
 	case ROLE_NONE:
 		break;
@@ -155,8 +129,8 @@ static void port_guest_open(void *opaque, unsigned port, bool open)
 	struct vcon_host *h = opaque;
 	struct port_host *p = &h->port[port];
 
-	if (p->role == ROLE_EXIT && !open && h->line_len)
-		exit_line_done(h);       /* "7" and a close is a status too */
+	if (p->role == ROLE_EXIT && !open)
+		status_text_end(&h->exit_text, exit_line, h);   /* "7" and a close: a status too */
 	if (p->role == ROLE_USER && open && p->in_fd >= 0)
 		wake_feeder(h);          /* the I/O thread knows whether it is done */
 }
