@@ -11,12 +11,16 @@
 
 #include "arch/arch.h"
 #include "boot.h"
+#include "vmm/api.h"
 #include "vmm/backends.h"
 #include "vmm/cli.h"
+#include "vmm/ctl.h"
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/restore.h"
 #include "vmm/result.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
 #include "vmm/verdict.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
@@ -109,7 +113,8 @@ static int enter_seccomp(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int run(const struct vm_config *cfg)
+/* rs: kvmini restore's snapshot (vmm/restore.h), or NULL to boot. */
+static int run(const struct vm_config *cfg, const struct restore_src *rs)
 {
 	char err[BOOT_ERR_MAX];
 	struct boot_files f = { 0 };
@@ -117,30 +122,40 @@ static int run(const struct vm_config *cfg)
 	struct backends be;
 	struct kvm_sys kvm;
 	struct verdict verdict;
+	struct api *api = NULL;
 	int status, outcome, restarts = 0;
 	int64_t t0 = verdict_now_ns();
 
-	if (check_boot_files(cfg, &f, err, sizeof(err))) {
+	if (!rs && check_boot_files(cfg, &f, err, sizeof(err))) {
 		return die(err);
 	}
+	/* Before the system-call filter: the socket, and the disks' absolute
+	 * paths a snapshot records. */
+	if (cfg->api_socket && api_open(&api, cfg->api_socket, err, sizeof(err)))
+		return die(err);
+	snapshot_prepare(cfg);
 	if (verdict_init(&verdict, cfg, err, sizeof(err))) {
 		verdict_destroy(&verdict);
+		api_close(api);
 		return die(err);
 	}
 	if (console_open(&con, cfg, err, sizeof(err))) {
 		verdict_destroy(&verdict);
+		api_close(api);
 		return die(err);
 	}
 	con.verdict = &verdict;
 	if (backends_open(&be, cfg, err, sizeof(err))) {
 		console_close(&con);
 		verdict_destroy(&verdict);
+		api_close(api);
 		return die(err);
 	}
 	if (kvm_open(&kvm, cfg, err, sizeof(err))) {
 		backends_close(&be);
 		console_close(&con);
 		verdict_destroy(&verdict);
+		api_close(api);
 		return die(err);
 	}
 	kvm_note_fallbacks(&kvm, cfg);
@@ -149,12 +164,14 @@ static int run(const struct vm_config *cfg)
 		backends_close(&be);
 		console_close(&con);
 		verdict_destroy(&verdict);
+		api_close(api);
 		return die(err);
 	}
 	struct timespec deadline = deadline_after(cfg->timeout_s);
 	struct vm_env env = {
 		.cfg = cfg, .con = &con, .kvm = &kvm, .sig_fd = setup_signals(),
 		.deadline = &deadline, .files = &f, .backends = &be, .verdict = &verdict,
+		.api = api, .restore = rs,
 	};
 	console_start(&con);
 	for (;;) {
@@ -198,6 +215,7 @@ static int run(const struct vm_config *cfg)
 		break;
 	}
 	close(env.sig_fd);
+	api_close(api);
 	kvm_close(&kvm);
 	backends_close(&be);
 	verdict_destroy(&verdict);
@@ -209,12 +227,26 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	char err[CLI_ERR_MAX];
 
-	/* Two malloc arenas for all threads: glibc would otherwise give each
-	 * new thread its own (megabytes of address space, and a read of
-	 * /sys/devices/system/cpu/online -- a call no vCPU or I/O thread may
-	 * make under its seccomp filter). */
-	mallopt(M_ARENA_MAX, 2);
+	/* One malloc arena for all threads. glibc would give each new thread
+	 * an arena of its own, mmap'd heaps that free() trims -- and the first
+	 * trim reads /proc/sys/vm/overcommit_memory, an open no vCPU or I/O
+	 * thread may make under its seccomp filter (seen in the lab). kvmini
+	 * allocates little once a VM runs, so one arena costs nothing and
+	 * keeps the address space small. */
+	mallopt(M_ARENA_MAX, 1);
 
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "restore")) {
+		struct restore_src *rs;
+		int r = restore_prepare(argc, argv, &rs, &cfg, err, sizeof(err));
+		if (!r)
+			r = run(&cfg, rs);
+		else
+			r = die(err);
+		restore_free(rs);
+		return r;
+	}
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_HELP:
 		fputs(cli_usage, stdout);
@@ -223,7 +255,7 @@ int main(int argc, char **argv)
 		printf("kvmini %s\n", KVMINI_VERSION);
 		return 0;
 	case CLI_RUN:
-		return run(&cfg);
+		return run(&cfg, NULL);
 	default:
 		return die(err);
 	}
