@@ -231,12 +231,14 @@ def fmt(x, ref=None):
     return "%.3f" % x
 
 
-def pm(st):
+def pm(st, runs=None):
+    """mean ± sd, and n when fewer runs than asked for counted."""
     if not st:
         return "-"
     if st["sd"] is None:
         return "%s (n=1)" % fmt(st["mean"])
-    return "%s ± %s" % (fmt(st["mean"]), fmt(st["sd"], st["mean"]))
+    n = " (n=%d)" % st["n"] if runs and st["n"] < runs else ""
+    return "%s ± %s%s" % (fmt(st["mean"]), fmt(st["sd"], st["mean"]), n)
 
 
 NET_NAMES = {"tcp-tx": "TCP guest->host", "tcp-rx": "TCP host->guest (-R)",
@@ -273,7 +275,7 @@ def table(meta, vmms, series, runs, summary, fails, boots):
         lines.append("KVM counters) mean something; ratios only partly; compare on hardware for speed.")
     lines.append("")
     cols = series + ["%s/%s" % (v["label"], first) for v in vmms[1:]]
-    w0, w1, wc = 34, 10, 20
+    w0, w1, wc = 34, 10, 22
     lines.append("%-*s %-*s " % (w0, "step", w1, "unit") + " ".join("%-*s" % (wc, c) for c in cols))
     lines.append("-" * (w0 + w1 + 2 + (wc + 1) * len(cols)))
     for e in summary:
@@ -284,7 +286,7 @@ def table(meta, vmms, series, runs, summary, fails, boots):
             if metric not in e["metrics"]:
                 continue
             by = e["metrics"][metric]["by"]
-            cells = [pm(by.get(s)) for s in series]
+            cells = [pm(by.get(s), runs) for s in series]
             for v in vmms[1:]:
                 r = e["ratios"].get("%s/%s" % (v["label"], first), {}).get(metric)
                 if metric == "loss_pct" or not r:
@@ -296,13 +298,13 @@ def table(meta, vmms, series, runs, summary, fails, boots):
             lines.append("%-*s %-*s " % (w0, label if firstrow else "", w1, unit) +
                          " ".join("%-*s" % (wc, c) for c in cells))
             firstrow = False
-    cells = [pm(boots.get(s)) if s != HOST else "-" for s in series]
+    cells = [pm(boots.get(s), runs) if s != HOST else "-" for s in series]
     if any(c != "-" for c in cells):
         lines.append("%-*s %-*s " % (w0, "boot to the first step", w1, "s") +
                      " ".join("%-*s" % (wc, c) for c in cells))
     lines.append("")
-    lines.append("mean ± sample sd over the runs that passed (n = %d runs asked); ratio = VMM / %s, "
-                 "sd propagated" % (runs, first))
+    lines.append("mean ± sample sd over the runs that passed (%d asked; (n=K) where fewer counted); "
+                 "ratio = VMM / %s, sd propagated" % (runs, first))
     bad = False
     for s in series:
         fl = fails.get(s, [])
