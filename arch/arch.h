@@ -137,4 +137,28 @@ int arch_vcpu_is_big_endian(int vcpu_fd);
 
 void arch_vm_destroy(struct arch_host *h);
 
+/* ---- snapshots (vmm/snapshot.c saves, vmm/restore.c loads) ----
+ * Called with every vCPU parked out of KVM_RUN (saving) or not yet run
+ * (loading). State goes through devices/state.h; the architecture owns
+ * what its payload holds and checks it on load, failing with one message
+ * in the reader's state_err. Loading order: every vCPU, then the VM-wide
+ * state (interrupt controllers, clocks), then the devices. */
+struct state_r;
+struct state_w;
+/* One vCPU's registers and whatever KVM keeps for it (x86: GPRs, special
+ * registers, FPU/XSAVE, XCRs, MSRs, LAPIC, events, MP state, debug
+ * registers; arm64: every register KVM_GET_REG_LIST names, PSCI power
+ * state). 0, or -errno with err set. */
+int arch_vcpu_save(struct arch_host *h, int vcpu_fd, int id, struct state_w *w, char *err,
+		   size_t errlen);
+int arch_vcpu_load(struct arch_host *h, int vcpu_fd, int id, struct state_r *r);
+/* The VM-wide state: x86 PIC, IOAPIC, PIT and KVM clock; arm64 the GICv3's
+ * distributor, redistributors and CPU interfaces. */
+int arch_vm_save(struct arch_host *h, struct state_w *w, char *err, size_t errlen);
+int arch_vm_load(struct arch_host *h, struct state_r *r);
+/* A restored VM gets no arch_load (its RAM comes from the snapshot): this
+ * does the rest of what arch_load would, i.e. everything but writing
+ * guest memory. */
+int arch_restore_platform(struct arch_host *h, char *err, size_t errlen);
+
 #endif

@@ -13,6 +13,8 @@
 
 const char cli_usage[] =
 	"usage: kvmini run --kernel PATH [options]\n"
+	"       kvmini restore DIR [--disk PATH[,opts]]... [--net tap=NAME[,opts]]... [options]\n"
+	"       kvmini ctl SOCKET status|pause|resume|quit|snapshot DIR\n"
 	"       kvmini --help | --version\n"
 	"\n"
 	"Boot a Linux guest under KVM.\n"
@@ -51,6 +53,8 @@ const char cli_usage[] =
 	"  --iothreads N          I/O threads serving disk queues, 1-16 (default 1);\n"
 	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
+	"  --api-socket PATH      take JSON commands on this Unix socket (mode 0600): pause,\n"
+	"                         resume, snapshot DIR, status, quit (client: kvmini ctl)\n"
 	"  --seccomp MODE         on (default): a forbidden system call kills kvmini with\n"
 	"                         SIGSYS; log: the kernel logs it; off: no filters\n"
 	"                         (default also from KVMINI_SECCOMP)\n"
@@ -494,6 +498,8 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 	} else if (!strcmp(name, "--idle-timeout")) {
 		if (parse_timeout(v, &cfg->idle_timeout_s))
 			return fail(err, errlen, "--idle-timeout: '%s' is not a positive number of seconds", v);
+	} else if (!strcmp(name, "--api-socket")) {
+		cfg->api_socket = v;          /* checked by api_open, before /dev/kvm */
 	} else if (!strcmp(name, "--seccomp")) {
 		if (!strcmp(v, "on"))
 			cfg->seccomp = 0;

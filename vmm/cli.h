@@ -97,6 +97,7 @@ struct vm_config {
 	const char *result;        /* --result FILE (JSON) */
 	int guest_status;          /* --guest-status: the guest's status is ours */
 	int seccomp;               /* --seccomp: 0 on, 1 log, 2 off (enum seccomp_mode); -1 unset */
+	const char *api_socket;    /* --api-socket PATH: JSON commands (vmm/api.h) */
 };
 
 /* Does the run have a virtio-console device (hvc0, a --port or

@@ -9,6 +9,28 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* The stop eventfd fired: 1 to end the thread; else a pause is parked
+ * out (iothread_pause waits for parked). */
+static int control(struct iothread *t)
+{
+	uint64_t cnt;
+	int stop;
+
+	if (read(t->stop_efd, &cnt, sizeof(cnt)) < 0) {
+		/* EAGAIN: another wake-up took the count; the flags tell */
+	}
+	pthread_mutex_lock(&t->lock);
+	while (t->pause_req && !t->stop_req) {
+		t->parked = 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_cond_wait(&t->cv, &t->lock);
+	}
+	t->parked = 0;
+	stop = t->stop_req;
+	pthread_mutex_unlock(&t->lock);
+	return stop;
+}
+
 static void *iothread_main(void *arg)
 {
 	struct iothread *t = arg;
@@ -23,8 +45,11 @@ static void *iothread_main(void *arg)
 		int n = epoll_wait(t->epfd, ev, 16, -1);
 		for (int i = 0; i < n; i++) {
 			struct io_watch *w = ev[i].data.ptr;
-			if (!w)
-				return NULL;        /* the stop eventfd */
+			if (!w) {                   /* the stop eventfd: stop or pause */
+				if (control(t))
+					return NULL;
+				continue;
+			}
 			if (w->active)
 				w->cb(w);
 		}
@@ -36,6 +61,9 @@ int iothread_start(struct iothread *t)
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
 
 	t->running = 0;
+	t->stop_req = t->pause_req = t->parked = 0;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cv, NULL);
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (t->epfd < 0 || t->stop_efd < 0 ||
@@ -75,13 +103,45 @@ void iothread_stop(struct iothread *t)
 	uint64_t one = 1;
 
 	if (t->running) {
+		pthread_mutex_lock(&t->lock);
+		t->stop_req = 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->lock);
 		if (write(t->stop_efd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(t->thread, NULL);
 		t->running = 0;
+		pthread_mutex_destroy(&t->lock);
+		pthread_cond_destroy(&t->cv);
 	}
 	if (t->epfd >= 0)
 		close(t->epfd);
 	if (t->stop_efd >= 0)
 		close(t->stop_efd);
 	t->epfd = t->stop_efd = -1;
+}
+
+void iothread_pause(struct iothread *t)
+{
+	uint64_t one = 1;
+
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->pause_req = 1;
+	if (write(t->stop_efd, &one, sizeof(one)) < 0) {
+		/* a full counter is a pending wake-up all the same */
+	}
+	while (!t->parked)
+		pthread_cond_wait(&t->cv, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void iothread_resume(struct iothread *t)
+{
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->pause_req = 0;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
 }

@@ -169,7 +169,11 @@ void *vcpu_thread(void *arg)
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				v->run->immediate_exit = 0;
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				/* A pause (vm_pause.c): this KVM_RUN completed the
+				 * last exit, so the vCPU's state is whole now. */
+				if (atomic_load(&vm->pause_req))
+					vcpu_park(v);
 				continue;
 			}
 			vm_request_exit(vm, KVMINI_EXIT_ERROR, "vCPU %d: KVM_RUN: %s", v->id,

@@ -17,6 +17,8 @@
 #include "vmm/cli.h"
 #include "vmm/iothread.h"
 
+struct state_r;
+struct state_w;
 struct vdev;
 struct virtio_host;
 struct virtio_kvm;
@@ -37,6 +39,14 @@ struct vdev_class {
 	void (*stats)(struct vdev *v, int index, FILE *out);
 	/* --result: the same counters as one JSON object. Optional. */
 	void (*stats_json)(struct vdev *v, int index, FILE *out);
+	/* Snapshots (vmm/snapshot.c, restore.c); a kind without save and load
+	 * cannot be snapshotted. quiesce (optional): nothing in flight or held
+	 * (vCPUs and I/O threads parked); save/load: the device's own state
+	 * after the core's and the transport's (devices/virtio/virtio_state.h
+	 * has the order). */
+	void (*quiesce)(struct vdev *v);
+	void (*save)(struct vdev *v, struct state_w *w);
+	int (*load)(struct vdev *v, struct state_r *r);
 };
 
 /* One queue's notification path: an eventfd KVM signals on the guest's

@@ -124,7 +124,23 @@ static void stats_json(struct vdev *v, int i, FILE *out)
 		(unsigned long long)s->unsupp, (unsigned long long)s->malformed);
 }
 
+static void quiesce(struct vdev *v)
+{
+	virtio_blk_quiesce(&((struct blk_host *)v->priv)->dev);
+}
+
+static void save(struct vdev *v, struct state_w *w)
+{
+	virtio_blk_save_state(&((struct blk_host *)v->priv)->dev, w);
+}
+
+static int load(struct vdev *v, struct state_r *r)
+{
+	return virtio_blk_load_state(&((struct blk_host *)v->priv)->dev, r);
+}
+
 const struct vdev_class vdev_blk_class = {
 	.opt = "--disk", .count = count, .transport = transport,
 	.create = create, .destroy = destroy, .stats = stats, .stats_json = stats_json,
+	.quiesce = quiesce, .save = save, .load = load,
 };

@@ -119,7 +119,23 @@ static void stats_json(struct vdev *v, int i, FILE *out)
 		(unsigned long long)s->ctrl_err, (unsigned long long)s->malformed);
 }
 
+static void quiesce(struct vdev *v)
+{
+	virtio_net_quiesce(&((struct net_host *)v->priv)->dev);
+}
+
+static void save(struct vdev *v, struct state_w *w)
+{
+	virtio_net_save_state(&((struct net_host *)v->priv)->dev, w);
+}
+
+static int load(struct vdev *v, struct state_r *r)
+{
+	return virtio_net_load_state(&((struct net_host *)v->priv)->dev, r);
+}
+
 const struct vdev_class vdev_net_class = {
 	.opt = "--net", .count = count, .transport = transport,
 	.create = create, .destroy = destroy, .stats = stats, .stats_json = stats_json,
+	.quiesce = quiesce, .save = save, .load = load,
 };

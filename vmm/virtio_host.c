@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pci/pci_host.h"
+#include "virtio/virtio_state.h"
 #include "vmm/kvm.h"
+#include "vmm/snapfile.h"
 #include "vmm/vdev.h"
 #include "vmm/virtio_kvm.h"
 #include "vmm/vm.h"
@@ -367,4 +370,176 @@ void virtio_host_destroy(struct virtio_host *h)
 	gsi_routes_destroy(&h->routes);
 	free(h->devs);
 	free(h);
+}
+
+/* ---- snapshots (vmm/snapshot.c, restore.c) ---- */
+
+int virtio_host_check_saveable(struct virtio_host *h, char *err, size_t errlen)
+{
+	for (int i = 0; h && i < h->ndevs; i++) {
+		const struct vdev_class *c = h->devs[i].cls;
+		if (!c->save || !c->load) {   /* quiesce: optional (nothing held) */
+			snprintf(err, errlen, "snapshots of %s devices are not supported yet", c->opt);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+static void each_iothread(struct virtio_host *h, void (*fn)(struct iothread *t))
+{
+	for (int i = 0; i < CLI_MAX_IOTHREADS; i++)
+		fn(&h->disk_io[i]);
+	fn(&h->net_io);
+}
+
+void virtio_host_quiesce(struct virtio_host *h)
+{
+	if (!h)
+		return;
+	/* No callback runs from here on (no completion, no tap frame, no
+	 * kick); then each device finishes or gives back what it holds. */
+	each_iothread(h, iothread_pause);
+	for (int i = 0; i < h->ndevs; i++)
+		if (h->devs[i].vd && h->devs[i].cls->quiesce)
+			h->devs[i].cls->quiesce(&h->devs[i]);
+}
+
+/* Every live queue once, as if the driver had kicked it: work the ring
+ * holds and no eventfd remembers (requests past a pass's budget, a kick
+ * lost with the old process, receive buffers given back) is picked up. */
+static void kick_all(struct virtio_host *h)
+{
+	uint64_t one = 1;
+
+	for (int i = 0; i < h->ndevs; i++) {
+		struct vdev *v = &h->devs[i];
+		struct virtio_dev *d = v->vd;
+		if (!d || (d->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) !=
+			  VIRTIO_STATUS_DRIVER_OK)
+			continue;
+		for (uint16_t q = 0; q < d->num_queues; q++) {
+			if (!d->vq[q].ready)
+				continue;
+			if (v->notify[q].assigned &&
+			    write(v->notify[q].w.fd, &one, sizeof(one)) == sizeof(one))
+				continue;
+			d->ops->queue_notify(d, q);
+		}
+	}
+}
+
+void virtio_host_resume(struct virtio_host *h)
+{
+	if (!h)
+		return;
+	each_iothread(h, iothread_resume);
+	kick_all(h);
+}
+
+static int pci_slot_of(struct virtio_host *h, struct vdev *v)
+{
+	for (int s = 0; s < PCI_HOST_MAX_DEVS; s++)
+		if (h->pci.dev[s] == &v->pci.pci)
+			return s;
+	return -1;
+}
+
+void virtio_host_save(struct virtio_host *h, struct state_w *w)
+{
+	size_t at;
+
+	if (!h)
+		return;
+	if (h->has_pci) {
+		at = snap_begin(w, SNAP_TAG_PCIH, 0, 1);
+		sw_u32(w, h->pci.config_address);
+		pci_dev_save_state(&h->pci.bridge, w);
+		sw_end(w, at);
+	}
+	for (int i = 0; i < h->ndevs; i++) {
+		struct vdev *v = &h->devs[i];
+		size_t n = strlen(v->cls->opt);
+		at = snap_begin(w, SNAP_TAG_VDEV, (uint32_t)i, 1);
+		sw_u32(w, (uint32_t)n);
+		sw_bytes(w, v->cls->opt, n);
+		sw_u32(w, (uint32_t)v->index);
+		sw_u8(w, v->t.transport == TRANSPORT_PCI);
+		sw_u8(w, (uint8_t)(v->t.transport == TRANSPORT_PCI ? pci_slot_of(h, v) : 0));
+		virtio_save_state(v->vd, w);
+		if (v->t.transport == TRANSPORT_PCI)
+			virtio_pci_save_state(&v->pci, w);
+		else
+			virtio_mmio_save_state(&v->mmio, w);
+		v->cls->save(v, w);
+		sw_end(w, at);
+	}
+}
+
+static int load_device(struct virtio_host *h, struct vdev *v, const struct snap_section *sec,
+		       struct state_err *e)
+{
+	struct state_r r;
+	char opt[32] = "";
+	bool pci = v->t.transport == TRANSPORT_PCI;
+
+	sr_init(&r, sec->p, sec->len, e);
+	uint32_t n = sr_u32(&r);
+	if (sr_ok(&r) && n < sizeof(opt))
+		sr_bytes(&r, opt, n);
+	uint32_t index = sr_u32(&r);
+	bool was_pci = sr_u8(&r);
+	int slot = sr_u8(&r);
+	if (!sr_ok(&r))
+		return -EINVAL;
+	if (n >= sizeof(opt) || strcmp(opt, v->cls->opt) || index != (uint32_t)v->index ||
+	    was_pci != pci || (pci && slot != pci_slot_of(h, v)))
+		return sr_fail(&r, "device %d: the snapshot holds %.*s %u on %s here, this VM "
+			       "%s %d on %s", v->index, (int)(n < sizeof(opt) ? n : 0), opt, index,
+			       was_pci ? "PCI" : "virtio-mmio", v->cls->opt, v->index,
+			       pci ? "PCI" : "virtio-mmio");
+	if (virtio_load_state(v->vd, &r) ||
+	    (pci ? virtio_pci_load_state(&v->pci, &r) : virtio_mmio_load_state(&v->mmio, &r)) ||
+	    virtio_state_activate(v->vd, e) || v->cls->load(v, &r) || sr_end(&r, v->cls->opt))
+		return -EINVAL;
+	virtio_state_start(v->vd);
+	return 0;
+}
+
+int virtio_host_load(struct virtio_host *h, const struct snapfile *f, struct state_err *e)
+{
+	struct state_r r;
+	int nsaved = snap_count(f, SNAP_TAG_VDEV), rc = 0;
+	const struct snap_section *s = snap_find(f, SNAP_TAG_PCIH, 0);
+
+	sr_init(&r, NULL, 0, e);
+	if (nsaved != (h ? h->ndevs : 0))
+		return sr_fail(&r, "the snapshot has %d virtio devices, this VM %d", nsaved,
+			       h ? h->ndevs : 0);
+	if (!h)
+		return 0;
+	if (h->has_pci != (s != NULL))
+		return sr_fail(&r, "the snapshot %s a PCI host bridge", s ? "has" : "lacks");
+	if (s) {
+		sr_init(&r, s->p, s->len, e);
+		h->pci.config_address = sr_u32(&r);
+		if (pci_dev_load_state(&h->pci.bridge, &r) || sr_end(&r, "PCI host bridge"))
+			return -EINVAL;
+	}
+	/* Device callbacks wait until every device is whole. */
+	each_iothread(h, iothread_pause);
+	for (int i = 0; i < h->ndevs && !rc; i++) {
+		s = snap_find(f, SNAP_TAG_VDEV, (uint32_t)i);
+		sr_init(&r, NULL, 0, e);
+		rc = s ? load_device(h, &h->devs[i], s, e)
+		       : sr_fail(&r, "no state for device %d (%s %d)", i, h->devs[i].cls->opt,
+				 h->devs[i].index);
+	}
+	if (!rc)
+		for (int i = 0; i < h->ndevs; i++)
+			virtio_state_reraise(h->devs[i].vd);
+	each_iothread(h, iothread_resume);
+	if (!rc)
+		kick_all(h);
+	return rc;
 }

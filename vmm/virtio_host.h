@@ -23,4 +23,20 @@ void virtio_host_vcpus_ready(struct virtio_host *h);
 /* For the endianness hook: which vCPU (fd) runs on this thread, -1 none. */
 void virtio_host_set_current_vcpu(int vcpu_fd);
 
+/* Snapshots (vmm/snapshot.c, restore.c), from the main thread with every
+ * vCPU parked. quiesce parks the I/O threads and has each device finish or
+ * give back what it holds; resume lets them run again and kicks every live
+ * queue once. save writes the PCIH section and a VDEV section per device;
+ * load is the restore side, devices built as the snapshot's were, after
+ * the interrupt controllers' state (it re-raises what the devices' ISRs
+ * still show) -- 0, or -EINVAL with the message in e. */
+struct snapfile;
+struct state_err;
+struct state_w;
+int virtio_host_check_saveable(struct virtio_host *h, char *err, size_t errlen);
+void virtio_host_quiesce(struct virtio_host *h);
+void virtio_host_resume(struct virtio_host *h);
+void virtio_host_save(struct virtio_host *h, struct state_w *w);
+int virtio_host_load(struct virtio_host *h, const struct snapfile *f, struct state_err *e);
+
 #endif

@@ -18,9 +18,11 @@
 
 #include <linux/kvm.h>
 
+#include "vmm/api.h"
 #include "vmm/console.h"
 #include "vmm/exit.h"
 #include "vmm/kvm.h"
+#include "vmm/restore.h"
 #include "vmm/verdict.h"
 #include "vmm/virtio_host.h"
 
@@ -75,7 +77,10 @@ static void uart_rx_space(void *opaque)
  * addresses agree modulo 2 MiB, so an unaligned mapping is faulted in 4 KiB
  * at a time even when transparent huge pages back it (measured in the lab:
  * 85 % of a boot's exits were such faults). Over-allocate, trim both ends. */
-static uint8_t *map_ram(uint64_t size)
+/* A restore (fd >= 0) maps its snapshot's memory file there instead,
+ * MAP_PRIVATE: pages come from the file as the guest touches them, and its
+ * writes stay in this process (another restore of the file sees none). */
+static uint8_t *map_ram(uint64_t size, int fd)
 {
 	uint8_t *p = mmap(NULL, size + HUGE_2M, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -85,6 +90,11 @@ static uint8_t *map_ram(uint64_t size)
 	if (a > p)
 		munmap(p, (size_t)(a - p));
 	munmap(a + size, (size_t)(p + size + HUGE_2M - (a + size)));
+	if (fd >= 0 && mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+			    fd, 0) == MAP_FAILED) {
+		munmap(a, size);
+		return NULL;
+	}
 	return a;
 }
 
@@ -95,7 +105,7 @@ static int setup_memory(struct vm *vm, char *err)
 	uint64_t off = 0;
 
 	vm->ram_size = vm->cfg->mem_size;
-	vm->ram = map_ram(vm->ram_size);
+	vm->ram = map_ram(vm->ram_size, vm->env->restore ? restore_memory_fd(vm->env->restore) : -1);
 	if (!vm->ram) {
 		snprintf(err, ERRLEN, "--memory: cannot allocate %llu MiB: %s",
 			 (unsigned long long)(vm->ram_size >> 20), strerror(errno));
@@ -141,6 +151,19 @@ static int create_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
+/* The rest of a restored VM's build: no kernel to load, the platform's
+ * ports all the same, vCPUs created as at boot and then given the
+ * snapshot's state with everything else (vmm/restore.c). */
+static int vm_build_restored(struct vm *vm, char *err)
+{
+	int r;
+
+	if ((r = arch_restore_platform(&vm->arch, err, ERRLEN)) || (r = create_vcpus(vm, err)))
+		return r;
+	virtio_host_vcpus_ready(vm->virtio);
+	return vm_restore_state(vm, err, ERRLEN);
+}
+
 static int vm_build(struct vm *vm, char *err)
 {
 	struct boot_files *f = vm->env->files;
@@ -182,6 +205,8 @@ static int vm_build(struct vm *vm, char *err)
 	}
 	if ((r = virtio_host_create(vm, &vm->virtio, err, ERRLEN)))
 		return r;
+	if (vm->env->restore)         /* kvmini restore: RAM has it all */
+		return vm_build_restored(vm, err);
 	/* The files are mapped only for the copy into guest RAM. */
 	if ((r = boot_files_map(f, err, ERRLEN)))
 		return r;
@@ -203,6 +228,10 @@ static int vm_build(struct vm *vm, char *err)
 static void vm_stop_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->stopping, 1);
+	/* Parked vCPUs (vm_pause.c) wake up to see stopping. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cv);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (!v->started)
@@ -241,6 +270,8 @@ static void vm_destroy(struct vm *vm)
 		close(vm->exit_efd);
 	free(vm->crash_dump);
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cv);
 }
 
 static void feed_uart(struct vm *vm)
@@ -307,6 +338,8 @@ static void main_loop(struct vm *vm, int sig_fd)
 	epoll_add(ep, rx_efd, EV_RXSPACE);
 	if (input_on)
 		epoll_add(ep, c->in_fd, EV_INPUT);
+	if (vm->env->api)
+		api_watch(vm->env->api, ep);
 
 	while (atomic_load(&vm->exit_status) < 0) {
 		struct epoll_event ev[8];
@@ -339,12 +372,14 @@ static void main_loop(struct vm *vm, int sig_fd)
 					break;
 				break;
 			default:
+				if (vm->env->api && api_owns(ev[i].data.u64))
+					api_event(vm->env->api, ep, ev[i].data.u64, vm);
 				break;
 			}
 		}
 		if (ticking) {
 			verdict_poll(vm->env->verdict);
-			if (cfg->idle_timeout_s > 0 &&
+			if (cfg->idle_timeout_s > 0 && !vm->paused &&
 			    verdict_idle_s(vm->env->verdict) >= cfg->idle_timeout_s)
 				vm_request_exit(vm, KVMINI_EXIT_IDLE,
 						"--idle-timeout: no console output for %g s",
@@ -407,6 +442,8 @@ int vm_run(const struct vm_env *env, struct vm_outcome *out)
 	atomic_init(&vm->exit_status, -1);
 	vm->guest_status = -1;
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cv, NULL);
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	rx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
@@ -414,6 +451,8 @@ int vm_run(const struct vm_env *env, struct vm_outcome *out)
 	    start_vcpus(vm, err)) {
 		vm_request_exit(vm, KVMINI_EXIT_ERROR, "%s", err[0] ? err : strerror(errno));
 	} else {
+		if (env->restore)
+			restore_note_running(env->restore);
 		verdict_bind(env->verdict, on_verdict, vm);
 		main_loop(vm, env->sig_fd);
 	}

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -15,7 +16,9 @@
 #include "vmm/bus.h"
 #include "vmm/cli.h"
 
+struct api;
 struct backends;
+struct restore_src;
 struct console;
 struct kvm_sys;
 
@@ -53,6 +56,14 @@ struct vm {
 	char *crash_dump;            /* registers of a crashed vCPU, printed at exit */
 	pthread_mutex_t exit_lock;
 	const struct timespec *deadline;   /* CLOCK_MONOTONIC; tv_sec 0: none */
+
+	/* Pause (vmm/vm_pause.c): vCPU threads park out of KVM_RUN while
+	 * pause_req is set; the API socket's pause and every snapshot. */
+	atomic_int pause_req;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cv;     /* a vCPU parked, or pause_req fell */
+	int nparked;                 /* under pause_lock */
+	bool paused;                 /* main thread's view: every vCPU is parked */
 };
 
 /* The kernel and initrd: only their paths and sizes are kept. Each VM
@@ -80,6 +91,10 @@ struct vm_env {
 	struct boot_files *files;
 	struct backends *backends;         /* cfg's disks and taps, open */
 	struct verdict *verdict;           /* console verdicts (vmm/verdict.h) */
+	struct api *api;                   /* --api-socket (vmm/api.h), or NULL */
+	/* kvmini restore: the snapshot this VM is built from (vmm/restore.h),
+	 * or NULL for a boot */
+	const struct restore_src *restore;
 };
 
 struct vm_outcome {
@@ -108,5 +123,14 @@ void vm_guest_reported(struct vm *vm, int status);
 size_t vm_hvc_input(struct vm *vm, const uint8_t *buf, size_t len);
 
 void *vcpu_thread(void *arg);
+
+/* Pause and resume (vmm/vm_pause.c), from the main thread. vm_pause
+ * returns once every vCPU thread is parked outside KVM_RUN with its last
+ * exit completed (KVM_RUN re-entered with immediate_exit), so registers
+ * read now are consistent; 0, or -errno with a message when the VM is
+ * ending or a vCPU does not stop. vcpu_park: a vCPU thread's side. */
+int vm_pause(struct vm *vm, char *err, size_t errlen);
+void vm_resume(struct vm *vm);
+void vcpu_park(struct vcpu *v);
 
 #endif

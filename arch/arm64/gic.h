@@ -20,4 +20,13 @@ int arm64_gic_init(struct arm64_gic *g, char *err, size_t errlen);
 
 void arm64_gic_destroy(struct arm64_gic *g);
 
+/* Snapshots (gic_state.c): a GICv3's registers and line levels, saved with
+ * every vCPU parked; loaded after CTRL_INIT and the vCPUs' registers. A
+ * GICv2 is refused. */
+struct state_r;
+struct state_w;
+int arm64_gic_save(const struct arm64_gic *g, int ncpus, struct state_w *w, char *err,
+		   size_t errlen);
+int arm64_gic_load(const struct arm64_gic *g, int ncpus, struct state_r *r);
+
 #endif

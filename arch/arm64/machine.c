@@ -245,3 +245,24 @@ int arch_vcpu_is_big_endian(int vcpu_fd)
 	 * (endian_kvm.c); -1 (the default applies) when they cannot tell. */
 	return arm64_vcpu_is_big_endian(vcpu_fd);
 }
+
+/* ---- snapshots: the GIC (gic_state.c); vCPUs are snapshot.c's ---- */
+
+int arch_vm_save(struct arch_host *h, struct state_w *w, char *err, size_t errlen)
+{
+	struct arm64_state *a = h->priv;
+
+	return arm64_gic_save(&a->gic, h->ncpus, w, err, errlen);
+}
+
+int arch_vm_load(struct arch_host *h, struct state_r *r)
+{
+	struct arm64_state *a = h->priv;
+
+	return arm64_gic_load(&a->gic, h->ncpus, r);
+}
+
+int arch_restore_platform(struct arch_host *h, char *err, size_t errlen)
+{
+	return 0;   /* arch_load writes only memory (the Image, the device tree) */
+}

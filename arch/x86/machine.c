@@ -396,3 +396,16 @@ int arch_vcpu_is_big_endian(int vcpu_fd)
 {
 	return 0;   /* x86 is little-endian in every mode: no syscall needed */
 }
+
+int arch_restore_platform(struct arch_host *h, char *err, size_t errlen)
+{
+	struct x86_state *x = h->priv;
+	int r;
+
+	/* as arch_load: 0xCF9 on a port of its own when no PCI host shares it */
+	if (!x->has_pci && (r = h->map_pio(h->opaque, X86_PORT_RST_CNT, 1, &rstcnt_ops, x))) {
+		snprintf(err, errlen, "cannot map port 0xCF9: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "state.h"
+
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -261,3 +263,59 @@ const struct io_ops msix_bar_ops = {
 	.read = msix_bar_read,
 	.write = msix_bar_write,
 };
+
+/* ---- snapshots ---- */
+
+#define MSIX_STATE_VERSION 1
+
+void msix_save_state(struct msix *m, struct state_w *w)
+{
+	size_t at = sw_begin(w, STATE_TAG('M', 'S', 'I', 'X'), MSIX_STATE_VERSION);
+
+	pthread_mutex_lock(&m->lock);
+	sw_u16(w, m->nvec);
+	for (uint16_t v = 0; v < m->nvec; v++)
+		for (int i = 0; i < 4; i++)
+			sw_u32(w, m->table[v][i]);
+	for (size_t i = 0; i < sizeof(m->pba) / sizeof(m->pba[0]); i++)
+		sw_u64(w, m->pba[i]);
+	pthread_mutex_unlock(&m->lock);
+	sw_end(w, at);
+}
+
+/* After the function's config space (Message Control) is loaded. The host
+ * hears of every vector with a message or unmasked, so its routes exist
+ * again before the guest runs. */
+int msix_load_state(struct msix *m, struct state_r *r)
+{
+	struct state_r s;
+
+	if (sr_section(r, STATE_TAG('M', 'S', 'I', 'X'), MSIX_STATE_VERSION, NULL, &s, "MSI-X"))
+		return -EINVAL;
+	uint16_t nvec = sr_u16(&s);
+	if (sr_ok(&s) && nvec != m->nvec)
+		return sr_fail(&s, "MSI-X: %u vectors saved, the function has %u", nvec, m->nvec);
+	pthread_mutex_lock(&m->lock);
+	for (uint16_t v = 0; v < m->nvec; v++)
+		for (int i = 0; i < 4; i++)
+			m->table[v][i] = sr_u32(&s);
+	for (size_t i = 0; i < sizeof(m->pba) / sizeof(m->pba[0]); i++)
+		m->pba[i] = sr_u64(&s);
+	if (sr_end(&s, "MSI-X")) {
+		reset_locked(m);
+		pthread_mutex_unlock(&m->lock);
+		return -EINVAL;
+	}
+	uint16_t flags = pci_cfg_get16(m->pci, m->cap + MSIX_CAP_FLAGS);
+	m->enabled = flags & MSIX_FLAGS_ENABLE;
+	m->fmask = flags & MSIX_FLAGS_MASKALL;
+	for (uint16_t v = 0; v < m->nvec; v++) {
+		bool masked = entry_masked(m, v);
+		if ((entry_addr(m, v) || m->table[v][MSIX_ENTRY_DATA] || !masked) &&
+		    m->host.vector_changed)
+			m->host.vector_changed(m->host.opaque, v, entry_addr(m, v),
+					       m->table[v][MSIX_ENTRY_DATA], masked);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}

@@ -90,4 +90,11 @@ bool msix_is_pending(struct msix *m, uint16_t vector);
  * writes and read zeros). The PBA is read-only. dev = struct msix *. */
 extern const struct io_ops msix_bar_ops;
 
+/* Snapshots: the vector table and pending bits (enable and function mask
+ * are config space: load it first, pci_dev_load_state). */
+struct state_w;
+struct state_r;
+void msix_save_state(struct msix *m, struct state_w *w);
+int msix_load_state(struct msix *m, struct state_r *r);
+
 #endif

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "state.h"
+
 #define CAP_AREA_START 0x40
 
 /* ---- raw image ---- */
@@ -292,4 +294,58 @@ void pci_cfg_write(struct pci_dev *p, uint32_t off, uint32_t len, uint32_t value
 		pthread_mutex_unlock(&p->intx_lock);
 	}
 	report_bars(p);
+}
+
+/* ---- snapshots ---- */
+
+#define PCIC_VERSION 1
+
+void pci_dev_save_state(struct pci_dev *p, struct state_w *w)
+{
+	size_t at = sw_begin(w, STATE_TAG('P', 'C', 'I', 'C'), PCIC_VERSION);
+	uint32_t n = size_of(p);
+
+	sw_u32(w, n);
+	sw_bytes(w, p->cfg, n);
+	pthread_mutex_lock(&p->intx_lock);
+	sw_bool(w, p->intx_pending);
+	sw_bool(w, p->intx_disabled);
+	pthread_mutex_unlock(&p->intx_lock);
+	sw_end(w, at);
+}
+
+/* The saved image must agree with this function in every bit the guest
+ * cannot write (ids, BAR types, the capability chain): else it is another
+ * device. Then the guest's bits come back, BARs report where they decode,
+ * and INTx is driven as saved. */
+int pci_dev_load_state(struct pci_dev *p, struct state_r *r)
+{
+	static uint8_t cfg[PCI_CFG_EXP_SIZE];   /* restore runs on one thread */
+	struct state_r s;
+	uint32_t n;
+
+	if (sr_section(r, STATE_TAG('P', 'C', 'I', 'C'), PCIC_VERSION, NULL, &s, "PCI function"))
+		return -EINVAL;
+	n = sr_u32(&s);
+	if (sr_ok(&s) && n != size_of(p))
+		return sr_fail(&s, "PCI function: %u bytes of config space saved, it has %u", n,
+			       size_of(p));
+	sr_bytes(&s, cfg, n);
+	bool pending = sr_bool(&s), disabled = sr_bool(&s);
+	if (sr_end(&s, "PCI function"))
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if ((cfg[i] ^ p->cfg[i]) & ~p->wmask[i])
+			return sr_fail(&s, "PCI function %04x:%04x: read-only config byte 0x%x is "
+				       "0x%02x in the snapshot, 0x%02x here", pci_cfg_get16(p, 0),
+				       pci_cfg_get16(p, 2), i, cfg[i], p->cfg[i]);
+	memcpy(p->cfg, cfg, n);
+	pthread_mutex_lock(&p->intx_lock);
+	p->intx_disabled = disabled;
+	p->intx_pending = pending;
+	p->intx_level = false;        /* the new VM's line starts low */
+	intx_update(p);
+	pthread_mutex_unlock(&p->intx_lock);
+	report_bars(p);
+	return 0;
 }

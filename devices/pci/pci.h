@@ -170,4 +170,12 @@ void pci_set_wmask(struct pci_dev *p, uint32_t off, uint32_t len, uint32_t mask)
  * (PCI 3.0 §6.2.2); Status.Interrupt shows the request either way. */
 void pci_set_intx(struct pci_dev *p, int level);
 
+/* Snapshots: the config image (the guest's BAR placement, command bits,
+ * capability registers) and INTx. Loading reports every BAR's decoding
+ * through bar_update, as a guest write would, and drives INTx as saved. */
+struct state_w;
+struct state_r;
+void pci_dev_save_state(struct pci_dev *p, struct state_w *w);
+int pci_dev_load_state(struct pci_dev *p, struct state_r *r);
+
 #endif

@@ -3,7 +3,10 @@
  * cannot observe (baud rate, character timing, line errors) is not modelled. */
 #include "uart16550.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include "state.h"
 
 /* Register offsets. With LCR.DLAB set, offsets 0 and 1 are the divisor latch. */
 enum {
@@ -375,4 +378,68 @@ void uart_init(struct uart16550 *u, struct irq_line irq, struct uart_sink sink)
 void uart_destroy(struct uart16550 *u)
 {
 	pthread_mutex_destroy(&u->lock);
+}
+
+/* ---- snapshots ---- */
+
+#define UART_STATE_VERSION 1
+
+void uart_save_state(struct uart16550 *u, struct state_w *w)
+{
+	size_t at = sw_begin(w, STATE_TAG('U', 'A', 'R', 'T'), UART_STATE_VERSION);
+
+	pthread_mutex_lock(&u->lock);
+	sw_u8(w, u->ier);
+	sw_u8(w, u->fcr);
+	sw_u8(w, u->lcr);
+	sw_u8(w, u->mcr);
+	sw_u8(w, u->scr);
+	sw_u8(w, u->lsr);
+	sw_u8(w, u->msr);
+	sw_u8(w, u->dll);
+	sw_u8(w, u->dlm);
+	sw_bool(w, u->thri_pending);
+	sw_bytes(w, u->rx, UART_FIFO_SIZE);
+	sw_u8(w, (uint8_t)u->rx_head);
+	sw_u8(w, (uint8_t)u->rx_count);
+	sw_bool(w, u->rx_was_full);
+	pthread_mutex_unlock(&u->lock);
+	sw_end(w, at);
+}
+
+/* The interrupt line of the new VM starts low: it is driven again from the
+ * loaded registers (a pending interrupt the saved controller already holds
+ * arrives once more, which the 8250 driver shrugs off). */
+int uart_load_state(struct uart16550 *u, struct state_r *r)
+{
+	struct state_r s;
+
+	if (sr_section(r, STATE_TAG('U', 'A', 'R', 'T'), UART_STATE_VERSION, NULL, &s, "16550 UART"))
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	u->ier = sr_u8(&s) & IER_MASK;
+	u->fcr = sr_u8(&s);
+	u->lcr = sr_u8(&s);
+	u->mcr = sr_u8(&s) & MCR_MASK;
+	u->scr = sr_u8(&s);
+	u->lsr = sr_u8(&s) & LSR_OE;
+	u->msr = sr_u8(&s);
+	u->dll = sr_u8(&s);
+	u->dlm = sr_u8(&s);
+	u->thri_pending = sr_bool(&s);
+	sr_bytes(&s, u->rx, UART_FIFO_SIZE);
+	u->rx_head = sr_u8(&s);
+	u->rx_count = sr_u8(&s);
+	u->rx_was_full = sr_bool(&s);
+	if (sr_ok(&s) && (u->rx_head >= UART_FIFO_SIZE || u->rx_count > UART_FIFO_SIZE))
+		sr_fail(&s, "16550 UART: receive FIFO at %u with %u bytes", u->rx_head, u->rx_count);
+	if (!sr_ok(&s)) {
+		u->rx_head = u->rx_count = 0;
+		pthread_mutex_unlock(&u->lock);
+		return -EINVAL;
+	}
+	u->irq_level = 0;
+	irq_update(u);
+	pthread_mutex_unlock(&u->lock);
+	return sr_end(&s, "16550 UART");
 }

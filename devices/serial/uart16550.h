@@ -52,4 +52,11 @@ size_t uart_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
  * only the first byte (reads fill the rest with 0). */
 extern const struct io_ops uart_io_ops;
 
+/* Snapshots: registers and the receive FIFO. Loading drives the interrupt
+ * line from them. 0, or -EINVAL with a message in the reader's state_err. */
+struct state_w;
+struct state_r;
+void uart_save_state(struct uart16550 *u, struct state_w *w);
+int uart_load_state(struct uart16550 *u, struct state_r *r);
+
 #endif

@@ -164,8 +164,9 @@ static bool segment_ok(const struct blk_req *r)
 }
 
 /* Everything the engine finished: answered and published in batches, one
- * interrupt decision per batch. */
-static void complete_ready(struct virtio_blk_queue *q)
+ * interrupt decision per batch. With wait, everything in flight: each pass
+ * waits for a completion until none is left (a snapshot's quiesce). */
+static void complete_batches(struct virtio_blk_queue *q, bool wait)
 {
 	struct virtio_blk *b = q->blk;
 	struct virtq *vq = &b->vdev.vq[q->index];
@@ -173,7 +174,7 @@ static void complete_ready(struct virtio_blk_queue *q)
 	bool resubmitted = false;
 	int n;
 
-	while ((n = blk_aio_reap(q->aio, done, REAP_BATCH, false)) > 0) {
+	while ((n = blk_aio_reap(q->aio, done, REAP_BATCH, wait)) > 0) {
 		uint16_t filled = 0;
 		for (int i = 0; i < n; i++) {
 			struct blk_req *r = (struct blk_req *)done[i];   /* aio is first */
@@ -190,9 +191,18 @@ static void complete_ready(struct virtio_blk_queue *q)
 			virtq_flush(vq, filled);
 			virtio_queue_notify_driver(&b->vdev, q->index);
 		}
+		if (wait && resubmitted) {   /* sent before we wait for them */
+			blk_aio_kick(q->aio);
+			resubmitted = false;
+		}
 	}
 	if (resubmitted)
 		blk_aio_kick(q->aio);
+}
+
+static void complete_ready(struct virtio_blk_queue *q)
+{
+	complete_batches(q, false);
 }
 
 /* Takes requests off the ring while there are slots (and budget), answers
@@ -420,4 +430,15 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		virtio_dev_destroy(&b->vdev);
 	free(b->elem);
 	b->elem = NULL;
+}
+
+/* ---- snapshots ---- */
+
+void virtio_blk_quiesce(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->vdev.lock);
+	for (uint16_t i = 0; i < b->vdev.num_queues; i++)
+		if (b->q[i].aio)
+			complete_batches(&b->q[i], true);
+	pthread_mutex_unlock(&b->vdev.lock);
 }

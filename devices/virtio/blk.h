@@ -130,4 +130,16 @@ void virtio_blk_queue_complete(struct virtio_blk *b, uint16_t q);
 /* Requests of queue q between pop and completion. */
 unsigned virtio_blk_inflight(struct virtio_blk *b, uint16_t q);
 
+/* Snapshots. quiesce waits for every request in flight and answers it
+ * (data in guest memory, used entries published, the driver interrupted):
+ * afterwards the device writes no guest memory until it is kicked again.
+ * Call with the queues' notifications stopped (vCPUs and I/O threads
+ * parked). save/load: the device's own part (blk_state.c; the order of a
+ * restore: virtio_state.h). */
+struct state_w;
+struct state_r;
+void virtio_blk_quiesce(struct virtio_blk *b);
+void virtio_blk_save_state(struct virtio_blk *b, struct state_w *w);
+int virtio_blk_load_state(struct virtio_blk *b, struct state_r *r);
+
 #endif

@@ -157,4 +157,13 @@ size_t virtio_console_send(struct virtio_console *c, unsigned port, const void *
 void virtio_console_set_host_open(struct virtio_console *c, unsigned port, bool open);
 bool virtio_console_guest_open(struct virtio_console *c, unsigned port);
 
+/* Snapshots (console_state.c; the order of a restore: virtio_state.h):
+ * the ports as the driver knows them, the control messages waiting, the
+ * counters. Nothing is held between calls: no quiesce is needed. Load
+ * onto a device whose ports were added as the saved one's were. */
+struct state_w;
+struct state_r;
+void virtio_console_save_state(struct virtio_console *c, struct state_w *w);
+int virtio_console_load_state(struct virtio_console *c, struct state_r *r);
+
 #endif

@@ -103,4 +103,10 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *d, int version, 
  * struct virtio_mmio *. Takes d->lock. */
 extern const struct io_ops virtio_mmio_ops;
 
+/* Snapshots (mmio_state.c; the order of a restore: virtio_state.h). */
+struct state_w;
+struct state_r;
+void virtio_mmio_save_state(struct virtio_mmio *m, struct state_w *w);
+int virtio_mmio_load_state(struct virtio_mmio *m, struct state_r *r);
+
 #endif

@@ -160,6 +160,16 @@ void virtio_net_tap_readable(struct virtio_net *n);
 void virtio_net_set_rx_poll(struct virtio_net *n, void (*watch)(void *opaque, bool watch),
 			    void *opaque);
 
+/* Snapshots (net_state.c; the order of a restore: virtio_state.h).
+ * quiesce gives receive chains held across calls back to the ring (the
+ * frame they were for stays, and is saved); call it with notifications and
+ * the tap watch stopped. */
+struct state_w;
+struct state_r;
+void virtio_net_quiesce(struct virtio_net *n);
+void virtio_net_save_state(struct virtio_net *n, struct state_w *w);
+int virtio_net_load_state(struct virtio_net *n, struct state_r *r);
+
 /* NET_TAP_F_* offloads the tap may use towards a guest that negotiated
  * features (the GUEST_* bits; tun wants CSUM under TSO, TSO under ECN). */
 unsigned virtio_net_tap_offload(uint64_t features);

@@ -157,4 +157,10 @@ void virtio_pci_destroy(struct virtio_pci *p);
 extern const struct io_ops virtio_pci_modern_ops;   /* BAR4 */
 extern const struct io_ops virtio_pci_legacy_ops;   /* BAR0 (I/O) */
 
+/* Snapshots (pci_state.c; the order of a restore: virtio_state.h). */
+struct state_w;
+struct state_r;
+void virtio_pci_save_state(struct virtio_pci *p, struct state_w *w);
+int virtio_pci_load_state(struct virtio_pci *p, struct state_r *r);
+
 #endif

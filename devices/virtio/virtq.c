@@ -211,3 +211,15 @@ bool virtq_has_work(struct virtq *q)
 	}
 	return false;
 }
+
+void virtq_unpop(struct virtq *q, uint16_t head, uint16_t ndescs)
+{
+	switch (q->layout) {
+	case VIRTQ_SPLIT:
+		q->last_avail_idx--;
+		return;
+	case VIRTQ_PACKED:
+		virtq_packed_unpop(q, head, ndescs);
+		return;
+	}
+}

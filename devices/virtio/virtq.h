@@ -64,6 +64,8 @@ struct virtq {
 	bool avail_wrap, used_wrap, signalled_wrap, packed_started;
 	uint16_t batch_slots, first_slot, first_flags;
 	uint8_t inflight[VIRTQ_PACKED_MAX_SIZE / 8];
+	/* snapshot restore (virtio_state.c): the rings were mapped when saved */
+	bool mapped_on_load;
 };
 
 /* Resets q to its power-on state (not ready, no addresses, size num_max). */
@@ -95,6 +97,11 @@ bool virtq_should_notify(struct virtq *q);
 void virtq_enable_notify(struct virtq *q, bool enable);
 /* Anything to pop? */
 bool virtq_has_work(struct virtq *q);
+/* Gives back the chain popped last (head, ndescs as the element had them),
+ * as if it had never been taken: the driver's buffers go back to the ring
+ * unused. Chains held across a snapshot are given back this way, newest
+ * first. */
+void virtq_unpop(struct virtq *q, uint16_t head, uint16_t ndescs);
 
 /* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
 /* Marks q broken with a warning naming why; returns -EINVAL. */
@@ -117,5 +124,6 @@ void virtq_packed_flush(struct virtq *q, uint16_t count);
 bool virtq_packed_should_notify(struct virtq *q);
 void virtq_packed_enable_notify(struct virtq *q, bool enable);
 bool virtq_packed_has_work(struct virtq *q);
+void virtq_packed_unpop(struct virtq *q, uint16_t head, uint16_t ndescs);
 
 #endif

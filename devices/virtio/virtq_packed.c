@@ -331,3 +331,23 @@ bool virtq_packed_has_work(struct virtq *q)
 		return false;
 	return is_avail(load_flags(q, q->last_avail_idx), q->avail_wrap);
 }
+
+/* The chain popped last went over ndescs slots from where the ring is now
+ * minus ndescs: step back over them (flipping the wrap counter when that
+ * crosses the start of the ring) and take its id out of flight. */
+void virtq_packed_unpop(struct virtq *q, uint16_t head, uint16_t ndescs)
+{
+	uint32_t n;
+
+	if (!q->num)
+		return;
+	n = ndescs <= q->num ? ndescs : q->num;   /* a chain is at most the ring */
+	if (n > q->last_avail_idx) {
+		q->last_avail_idx = (uint16_t)(q->last_avail_idx + q->num - n);
+		q->avail_wrap = !q->avail_wrap;
+	} else {
+		q->last_avail_idx = (uint16_t)(q->last_avail_idx - n);
+	}
+	if (head < q->num)
+		set_inflight(q, head, false);
+}

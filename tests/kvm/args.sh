@@ -239,6 +239,24 @@ args-dev-kvm-no-signal-msi)
 	one_line "/dev/kvm: KVM lacks KVM_CAP_SIGNAL_MSI, which kvmini needs for MSI-X interrupts"
 	fakekvm no-cap=KVM_CAP_SIGNAL_MSI,create-vm=EPERM run --kernel "$PVH" --disk "$T/d,transport=mmio"
 	one_line "/dev/kvm: KVM_CREATE_VM refused" ;;
+args-restore-no-dir)     via -- restore; one_line "restore: missing the snapshot's directory" ;;
+args-restore-missing)    via -- restore "$T/nope"
+                         one_line "restore: cannot open '$T/nope/state': No such file or directory" ;;
+args-restore-not-snapshot) echo junk >"$T/state"; via -- restore "$T"
+                         one_line "restore: '$T/state': not a kvmini snapshot (no KVMISNAP header)" ;;
+args-restore-other-arch)
+	# a header that says aarch64 (format version 1, architecture 2)
+	{ printf 'KVMISNAP\001\000\000\000\002\000\000\000'; head -c 52 /dev/zero; } >"$T/state"
+	via -- restore "$T"
+	one_line "restore: '$T/state': a snapshot of an aarch64 guest; this kvmini runs x86_64 guests" ;;
+args-restore-newer)
+	{ printf 'KVMISNAP\002\000\000\000\001\000\000\0000.9'; head -c 48 /dev/zero; } >"$T/state"
+	via -- restore "$T"
+	one_line "restore: '$T/state': snapshot format version 2 (kvmini 0.9) is newer than this kvmini reads (1)" ;;
+args-api-socket-dir)     mkdir -m 777 "$T/w"; via -- run --kernel "$PVH" --api-socket "$T/w/s"
+                         one_line "--api-socket: directory '$T/w' is writable by others (mode 0777)" ;;
+args-ctl-no-socket)      via -- ctl "$T/nope" status
+                         one_line "ctl: cannot connect to '$T/nope': No such file or directory" ;;
 *) echo "unknown case $case_name"; exit 1 ;;
 esac
 echo "PASS [$case_name] where=host"

@@ -3,8 +3,8 @@
 #
 # Builds the arm64 test guests as raw arm64 Images (64-byte Image header,
 # text_offset 0, little-endian flags; kvmini loads them at 0x40000000):
-#   OUTDIR/vblk-le.img vblk-be.img vblk-switch.img
-# from vblk.S with MODE_LE / MODE_BE / MODE_SWITCH, and copies vblk-run.sh
+#   OUTDIR/vblk-le.img vblk-be.img vblk-switch.img vblk-snap.img
+# from vblk.S with MODE_LE / MODE_BE / MODE_SWITCH / MODE_SNAP, and copies vblk-run.sh
 # (the lab scenarios' helper) beside them: OUTDIR is what the lab ships into
 # L1 as $GUESTS.
 # --qemu builds vblk-*-qemu.img instead, for QEMU's own "virt" machine (PL011
@@ -35,7 +35,7 @@ case "$cc" in
 *) prefix="" ;;
 esac
 mkdir -p "$out"
-for m in le be switch; do
+for m in le be switch snap; do
 	M=$(echo "$m" | tr a-z A-Z)
 	# shellcheck disable=SC2086 # $extra is a list of flags
 	"$cc" -nostdlib -ffreestanding -static -no-pie -DMODE_$M $extra \

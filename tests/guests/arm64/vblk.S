@@ -12,6 +12,14 @@
  *                (legacy: the order sampled at reset sticks); phase B: reset
  *                again, now from big-endian, and drive it with big-endian
  *                rings (legacy: a new reset samples the new order).
+ *   MODE_SNAP    as MODE_BE up to the first session's end, then prints
+ *                "VBLK WAITING" and waits for a byte on the UART: the host
+ *                snapshots it there, kills kvmini and restores it in a new
+ *                process, which feeds the byte. Then, with no reset and no
+ *                new set-up, through the same ring in the same byte order:
+ *                read sector 1 back, write sector 2 (a second pattern) and
+ *                read it back. A device that came back little-endian, or
+ *                with other ring indexes, fails here.
  *
  * Each session: check MagicValue/Version/DeviceID, reset, ACKNOWLEDGE|DRIVER,
  * features (modern: VERSION_1 + FEATURES_OK), one queue of 8 (legacy:
@@ -46,8 +54,8 @@
  * Build: see build.sh (aarch64-linux-gnu-gcc -nostdlib -ffreestanding
  * -DMODE_xx, ld -T vblk.ld, objcopy -O binary).
  */
-#if !defined(MODE_LE) && !defined(MODE_BE) && !defined(MODE_SWITCH)
-#error "define one of MODE_LE, MODE_BE, MODE_SWITCH"
+#if !defined(MODE_LE) && !defined(MODE_BE) && !defined(MODE_SWITCH) && !defined(MODE_SNAP)
+#error "define one of MODE_LE, MODE_BE, MODE_SWITCH, MODE_SNAP"
 #endif
 
 /* ---- the guest's world (arch/arm64/layout.h) ---- */
@@ -73,6 +81,7 @@
 #define BUFA            0x40103000      /* the pattern written */
 #define BUFB            0x40104000      /* what is read back */
 #define PT              0x40105000      /* level-1 translation table */
+#define BUFC            0x40107000      /* MODE_SNAP: the second pattern */
 #define STACK_TOP       0x40110000
 
 #define QSIZE           8
@@ -220,6 +229,16 @@ entry:
 	bl	mmu_on
 	bl	probe_reset             /* Status = 0 from a big-endian vCPU */
 	bl	drive
+#elif defined(MODE_SNAP)
+	mov	x0, #1
+	bl	set_endian
+	bl	mmu_on
+	bl	probe_reset             /* Status = 0 from a big-endian vCPU */
+	bl	drive
+	say	"VBLK WAITING\n"
+	bl	wait_byte               /* snapshot, kill, restore: then the byte */
+	say	"vblk: resumed\n"
+	bl	drive_after
 #else /* MODE_SWITCH */
 	bl	probe_reset             /* Status = 0 from a little-endian vCPU */
 	mov	x0, #1
@@ -414,6 +433,71 @@ drive:
 	say	"vblk: capacity, write, read-back and sector 0 ok\n"
 	ldp	x29, x30, [sp], #16
 	ret
+
+#ifdef MODE_SNAP
+/* After the restore: the same queue, the same indexes (x24, x25 and the
+ * device's), the same byte order. */
+drive_after:
+	stp	x29, x30, [sp, #-16]!
+	phase	"restored-read1"
+	bl	fill_bufb
+	mov	w0, #T_IN
+	mov	x1, #1
+	movl	x2, BUFB
+	bl	request
+	phase	"restored-compare1"
+	movl	x0, BUFA
+	movl	x1, BUFB
+	mov	x2, #512
+	bl	bytecmp
+	mov	w1, #512
+	expect_eq w0, w1, "sector-1-differs-at"
+	phase	"restored-write2"
+	movl	x0, BUFC
+	mov	x1, #0
+1:	mov	w2, #11
+	mul	w2, w1, w2
+	add	w2, w2, #5
+	strb	w2, [x0, x1]
+	add	x1, x1, #1
+	cmp	x1, #512
+	b.ne	1b
+	mov	w0, #T_OUT
+	mov	x1, #2
+	movl	x2, BUFC
+	bl	request
+	phase	"restored-read2"
+	bl	fill_bufb
+	mov	w0, #T_IN
+	mov	x1, #2
+	movl	x2, BUFB
+	bl	request
+	movl	x0, BUFC
+	movl	x1, BUFB
+	mov	x2, #512
+	bl	bytecmp
+	mov	w1, #512
+	expect_eq w0, w1, "sector-2-differs-at"
+	say	"vblk: after the restore: sector 1 read back, sector 2 written and read back\n"
+	ldp	x29, x30, [sp], #16
+	ret
+
+/* Wait for a byte on the 16550 (LSR.DR), looking about every millisecond. */
+wait_byte:
+	movl	x10, UART_BASE
+	mrs	x11, cntfrq_el0
+	lsr	x11, x11, #10
+1:	ldrb	w9, [x10, #5]
+	tbnz	w9, #0, 3f
+	mrs	x12, cntvct_el0
+	add	x12, x12, x11
+2:	mrs	x13, cntvct_el0
+	cmp	x13, x12
+	b.lo	2b
+	b	1b
+3:	ldrb	w9, [x10]
+	ret
+#endif
 
 fill_bufb:
 	movl	x0, BUFB
@@ -768,6 +852,8 @@ mode_name:
 	.asciz	"le"
 #elif defined(MODE_BE)
 	.asciz	"be"
+#elif defined(MODE_SNAP)
+	.asciz	"snap"
 #else
 	.asciz	"switch"
 #endif
