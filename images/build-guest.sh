@@ -47,7 +47,12 @@
 #     KVMINI-GUEST-UP cpus=<N> kernel=<uname -r>
 #   then, if the kernel command line had "-- <command>", runs sh -c "<command>"
 #   and prints KVMINI-GUEST-CMD-EXIT <rc>; otherwise starts a shell on the
-#   console. Finally it powers off (poweroff -f).
+#   console. The command's (or the shell's) exit status goes, as decimal text
+#   and a newline, to the virtio-console port named kvmini.exit if there is
+#   one (kvmini run --guest-status). Finally it powers off (poweroff -f).
+#   With console=hvc0 alone (kvmini run --console virtio) the kernel has no
+#   console for init until virtio_console is loaded: init then opens
+#   /dev/console once hvc0 is there.
 #   Example cmdline: "console=ttyS0 quiet panic=-1 -- cat /proc/interrupts"
 #   (arm64: "console=ttyS0" too: kvmini's arm64 console is a 16550.)
 set -eu
@@ -75,7 +80,7 @@ x86_64)
 	# Modules the guest initramfs loads, and the ones the nested lab's L1 needs.
 	GUEST_MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev
 	  virtio_pci virtio_mmio virtio_blk failover net_failover virtio_net
-	  pvpanic pvpanic_mmio pvpanic_pci"
+	  virtio_console pvpanic pvpanic_mmio pvpanic_pci"
 	# (L1 also gets tun, for the tap devices of the network scenarios.)
 	KVM_MODULES="irqbypass kvm kvm_amd kvm_intel tun"
 	TOOLS="apt-cache apt-get dpkg-deb lz4 cpio gzip readelf"
@@ -89,7 +94,7 @@ aarch64|arm64)
 	# pvpanic is not configured at all (names kept for later kernels).
 	GUEST_MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev
 	  virtio_pci virtio_mmio virtio_blk failover net_failover virtio_net
-	  pvpanic pvpanic_mmio pvpanic_pci crc32c_generic ext4"
+	  virtio_console pvpanic pvpanic_mmio pvpanic_pci crc32c_generic ext4"
 	# KVM is built in (CONFIG_KVM=y); L1 needs only tun.
 	KVM_MODULES="tun"
 	# mkfs.ext4 for the guest: e2fsprogs:arm64 and the packages holding what
@@ -349,6 +354,10 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
+# console=hvc0 alone: the kernel had no console to give us (hvc0 comes with
+# the virtio_console module below); hold /dev/null until it is there.
+noconsole=0
+[ -e /proc/self/fd/1 ] || { noconsole=1; exec </dev/null >/dev/null 2>&1; }
 # insmod, unlike modprobe, ignores "module.param=value" on the kernel
 # command line (e.g. virtio_pci.force_legacy=1): hand those over ourselves.
 while read -r m; do
@@ -356,14 +365,51 @@ while read -r m; do
 	params=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^$name\\.//p")
 	insmod "/lib/modules/$m" $params 2>/dev/null
 done </lib/modules/load.order
+if [ $noconsole = 1 ]; then
+	# hvc0 registers once the device has said which port is the console.
+	# (Not probed by opening /dev/console: its last close would throw away
+	# input that came in meanwhile.)
+	i=0
+	while [ $i -lt 100 ] && ! grep -q . /proc/consoles; do sleep 0.1; i=$((i + 1)); done
+	grep -q . /proc/consoles && exec </dev/console >/dev/console 2>&1
+fi
+# report_status RC: RC to the virtio-console port named kvmini.exit, if the
+# device has one. Port names arrive shortly after the driver loads, and
+# kvmini names every port: wait (10 s at most) until each has its name.
+report_status() {
+	set -- /sys/bus/virtio/drivers/virtio_console/virtio*
+	[ -e "$1" ] || return 0
+	i=0
+	while [ $i -lt 100 ]; do
+		any=0 all=1
+		for p in /sys/class/virtio-ports/*; do
+			[ -e "$p" ] || continue
+			any=1
+			[ -e "$p/name" ] || all=0
+		done
+		[ $any = 1 ] && [ $all = 1 ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = kvmini.exit ] || continue
+		d=/dev/${p##*/}
+		# no udev here; devtmpfs should have made it
+		[ -c "$d" ] || mknod "$d" c $(tr : ' ' <"$p/dev")
+		echo "$rc" >"$d"
+	done
+}
 echo "KVMINI-GUEST-UP cpus=$(grep -c '^processor' /proc/cpuinfo) kernel=$(uname -r)"
 if [ $# -gt 0 ]; then
 	sh -c "$*"
-	echo "KVMINI-GUEST-CMD-EXIT $?"
+	rc=$?
+	echo "KVMINI-GUEST-CMD-EXIT $rc"
 else
 	echo "kvmini guest shell; exit it to power off"
 	setsid cttyhack sh -l
+	rc=$?
 fi
+report_status "$rc"
 sync
 poweroff -f
 EOF
