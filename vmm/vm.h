@@ -19,6 +19,7 @@
 struct api;
 struct backends;
 struct restore_src;
+struct vcon_host;
 struct console;
 struct kvm_sys;
 
