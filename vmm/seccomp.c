@@ -125,6 +125,9 @@ static const struct sys sanitizer[] = {
 #ifdef __NR_readlink
 	S(readlink),
 #endif
+#ifdef __NR_getdents
+	S(getdents),
+#endif
 	S(sched_getaffinity), S(getppid), S(openat), S(pipe2),
 };
 #endif
