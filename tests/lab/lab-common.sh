@@ -90,16 +90,17 @@ lab_arch() {
 }
 lab_arch x86_64
 
-# Sets IMG to the image directory of LAB_ARCH, building the images if missing.
+# Sets IMG to the image directory of LAB_ARCH, building the images when they
+# are missing or stale: build-guest.sh compares its stamp (package versions
+# and its own checksum) and returns at once when the cache is current, so a
+# cache left by an older checkout never serves a guest without today's modules.
 lab_images() {
 	IMG=$KVMINI_CACHE/$LAB_ARCH
+	"$REPO_DIR/images/build-guest.sh" --arch "$LAB_ARCH" >&2 ||
+		lab_die "images/build-guest.sh --arch $LAB_ARCH failed"
 	local f
 	for f in "${LAB_KERNELS[@]}" guest-initrd.cpio.gz busybox modules/kvm.order; do
-		if [ ! -e "$IMG/$f" ]; then
-			lab_log "guest images missing in $IMG; building them (images/build-guest.sh --arch $LAB_ARCH)"
-			"$REPO_DIR/images/build-guest.sh" --arch "$LAB_ARCH" || lab_die "images/build-guest.sh failed"
-			break
-		fi
+		[ -e "$IMG/$f" ] || lab_die "images/build-guest.sh left no $IMG/$f"
 	done
 }
 
