@@ -399,7 +399,7 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend,
 		f |= 1ull << VIRTIO_BLK_F_MQ;
 	virtio_dev_init(&b->vdev, &blk_ops, b, f, mem, platform);
 	virtio_dev_set_num_queues(&b->vdev, nq);
-	b->elem = malloc(sizeof(*b->elem));
+	b->elem = virtq_elem_new(VIRTIO_BLK_QUEUE_SIZE);
 	if (!b->elem) {
 		virtio_blk_destroy(b);
 		return -ENOMEM;

@@ -284,7 +284,7 @@ int virtio_console_init(struct virtio_console *c, unsigned nports, bool multipor
 	if (!mem || nports < 1 || nports > VIRTIO_CONSOLE_MAX_PORTS || (!multiport && nports > 1))
 		return -EINVAL;
 	c->nports = nports;
-	c->elem = malloc(sizeof(*c->elem));
+	c->elem = virtq_elem_new(VIRTIO_CONSOLE_QUEUE_SIZE);
 	if (!c->elem)
 		return -ENOMEM;
 	if (multiport)

@@ -596,11 +596,11 @@ int virtio_net_init(struct virtio_net *n, struct net_tap *tap, const uint8_t mac
 		return -EINVAL;
 	n->tap = tap;
 	memcpy(n->mac, mac, 6);
-	n->rx_elem = malloc(sizeof(*n->rx_elem));
-	n->tx_elem = malloc(sizeof(*n->tx_elem));
+	n->rx_elem = virtq_elem_new(VIRTIO_NET_QUEUE_SIZE);
+	n->tx_elem = virtq_elem_new(VIRTIO_NET_QUEUE_SIZE);
 	n->rx_buf = malloc(VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME + 1);
 	n->tx_buf = malloc(VIRTIO_NET_MAX_FRAME);
-	n->tx_iov = calloc(VIRTQ_MAX_SEGS + 1, sizeof(*n->tx_iov));
+	n->tx_iov = calloc(VIRTIO_NET_QUEUE_SIZE + 1, sizeof(*n->tx_iov));
 	n->rx_used = calloc(VIRTIO_NET_QUEUE_SIZE, sizeof(*n->rx_used));
 	if (!n->rx_elem || !n->tx_elem || !n->rx_buf || !n->tx_buf || !n->tx_iov || !n->rx_used) {
 		virtio_net_destroy(n);

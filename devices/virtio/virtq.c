@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "virtio/virtio.h"
@@ -59,6 +60,17 @@ int virtq_broken(struct virtq *q, const char *fmt, ...)
 	return -EINVAL;
 }
 
+struct virtq_elem *virtq_elem_new(uint32_t max_segs)
+{
+	if (max_segs > VIRTQ_MAX_SEGS)
+		max_segs = VIRTQ_MAX_SEGS;
+	struct virtq_elem *e = calloc(1, sizeof(*e) + (size_t)max_segs * sizeof(struct iovec));
+
+	if (e)
+		virtq_elem_init(e, (struct iovec *)(e + 1), max_segs);
+	return e;
+}
+
 /* Appends one buffer. Zero-length buffers are refused, as QEMU does
  * (virtqueue_map_desc: "zero sized buffers are not allowed"); Linux drivers
  * never produce them, so every segment a device sees has a byte. */
@@ -78,8 +90,8 @@ int virtq_add_segment(struct virtq *q, struct virtq_elem *e, uint64_t addr, uint
 	/* §2.7.4.2, §2.8.4: device-readable descriptors come before writable ones. */
 	if (!writable && e->nin)
 		return virtq_broken(q, "readable descriptor after a writable one");
-	if (n >= VIRTQ_MAX_SEGS)
-		return virtq_broken(q, "more than %u segments", VIRTQ_MAX_SEGS);
+	if (n >= e->cap)
+		return virtq_broken(q, "more than %u segments", e->cap);
 	e->iov[n].iov_base = p;
 	e->iov[n].iov_len = len;
 	if (writable) {

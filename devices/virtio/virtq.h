@@ -12,7 +12,9 @@
 struct virtio_dev;
 
 #define VIRTQ_MAX_SIZE 32768
-/* Most segments one request may carry (bounded by the queue size too). */
+/* Most segments one request may carry (bounded by the queue size too: a
+ * driver may not make a chain longer than the queue, virtio 1.2 §2.7.5.3.1,
+ * so a device sizes its elements by its largest queue). */
 #define VIRTQ_MAX_SEGS 1024
 /* Largest packed ring: the ids in flight are tracked in a bitmap this big. */
 #define VIRTQ_PACKED_MAX_SIZE 1024
@@ -26,8 +28,20 @@ struct virtq_elem {
 	uint16_t ndescs;              /* descriptors consumed (packed: ring slots) */
 	uint32_t nout, nin;
 	uint64_t out_len, in_len;     /* totals in bytes */
-	struct iovec iov[VIRTQ_MAX_SEGS];   /* [0, nout) out, [nout, nout+nin) in */
+	uint32_t cap;                 /* iov[] holds this many; a longer chain is refused */
+	struct iovec *iov;            /* [0, nout) out, [nout, nout+nin) in */
 };
+
+/* An element for chains of up to max_segs segments (capped at
+ * VIRTQ_MAX_SEGS), in one allocation; free() frees it. NULL when out of
+ * memory. */
+struct virtq_elem *virtq_elem_new(uint32_t max_segs);
+/* The same over storage the caller owns (tests, fixed buffers). */
+static inline void virtq_elem_init(struct virtq_elem *e, struct iovec *iov, uint32_t n)
+{
+	e->iov = iov;
+	e->cap = n < VIRTQ_MAX_SEGS ? n : VIRTQ_MAX_SEGS;
+}
 
 /* What handing a chain back needs, kept while a request is in flight so the
  * (large) element can be reused at once. */

@@ -139,10 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const size_t sz[2] = { R0_SIZE, R1_SIZE };
 	static struct virtio_dev d;
 	static struct virtq_elem e;
+	static struct iovec e_iov[VIRTQ_MAX_SEGS];
 	static struct held h;
 	static struct fvq fq;
 	struct fz f;
 
+	virtq_elem_init(&e, e_iov, VIRTQ_MAX_SEGS);
 	fz_init(&f, data, size);
 	uint8_t b0 = fz_u8(&f), b1 = fz_u8(&f), b2 = fz_u8(&f);
 	struct fuzz_ram *m = fuzz_ram_get(gpa, sz, 2);

@@ -27,9 +27,9 @@
 #include "virtio/virtio.h"
 
 #define RAM_GPA    0x100000ull
-#define RAM_SIZE   (8u << 20)
+#define RAM_SIZE   (24u << 20)
 #define INDIR_GPA  (RAM_GPA + 0x4000)    /* an indirect table, up to 1024 entries */
-#define BIG_GPA    (RAM_GPA + 0x200000)  /* 4 MiB + 1 */
+#define BIG_GPA    (RAM_GPA + 0x200000)  /* 16 MiB + 1 */
 #define QSZ        16
 #define DESC_GPA   (RAM_GPA + 0x0000)
 #define AVAIL_GPA  (RAM_GPA + 0x1000)
@@ -1027,8 +1027,8 @@ static void dwz_segments_read_once(void **s)
 	teardown_env(t);
 }
 
-/* A read of 2 GiB (an indirect table: the header, then 512 descriptors all
- * over the same 4 MiB of guest RAM, against a sparse disk): answered OK with
+/* A read of 2 GiB (an indirect table: the header, then 128 descriptors all
+ * over the same 16 MiB of guest RAM, against a sparse disk): answered OK with
  * used length 2^31 + 1 -- 32-bit used lengths, not a signed int that
  * overflows into "malformed". */
 static void read_of_two_gib(void **s)
@@ -1036,18 +1036,18 @@ static void read_of_two_gib(void **s)
 	if (engine != BLK_AIO_SYNC)
 		return;               /* one engine is enough for the arithmetic */
 	struct tenv *t = setup_env((struct opts){ .extra_bytes = 3ull << 30 });
-	const uint32_t chunk = 4u << 20;
+	const uint32_t chunk = 16u << 20;
 	put_hdr(t, HDR_GPA, VIRTIO_BLK_T_IN, DISK_SECTORS);
-	for (int i = 0; i <= 512; i++) {
+	for (int i = 0; i <= 128; i++) {
 		uint64_t e = INDIR_GPA + 16u * i;
-		bool last = i == 512;
+		bool last = i == 128;
 		wr(t, e, i ? BIG_GPA : HDR_GPA, 8);
 		wr(t, e + 8, i ? (last ? chunk + 1 : chunk) : 16, 4);
 		wr(t, e + 12, (last ? 0 : F_NEXT) | (i ? F_WRITE : 0), 2);
 		wr(t, e + 14, (uint64_t)(i + 1), 2);
 	}
 	wr(t, DESC_GPA, INDIR_GPA, 8);
-	wr(t, DESC_GPA + 8, 513 * 16, 4);
+	wr(t, DESC_GPA + 8, 129 * 16, 4);
 	wr(t, DESC_GPA + 12, F_INDIRECT, 2);
 	wr(t, AVAIL_GPA + 4 + 2u * (t->avail_idx % QSZ), 0, 2);
 	t->avail_idx++;
@@ -1059,6 +1059,36 @@ static void read_of_two_gib(void **s)
 	uint32_t ul = take_used(t, NULL);
 	assert_int_equal(gp(t, BIG_GPA)[chunk], VIRTIO_BLK_S_OK);
 	assert_int_equal(ul, (1u << 31) + 1);
+	teardown_env(t);
+}
+
+/* A chain may not be longer than the device's largest queue (virtio 1.2
+ * §2.7.5.3.1), and kvmini's element holds no more: an indirect table of
+ * VIRTIO_BLK_QUEUE_SIZE + 1 descriptors is malformed and needs a reset, and
+ * nothing is written past the element's (queue-sized) segment array. */
+static void chain_longer_than_queue(void **s)
+{
+	if (engine != BLK_AIO_SYNC)
+		return;
+	struct tenv *t = setup_env((struct opts){ 0 });
+	const uint32_t n = VIRTIO_BLK_QUEUE_SIZE + 1;
+	put_hdr(t, HDR_GPA, VIRTIO_BLK_T_IN, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t e = INDIR_GPA + 16u * i;
+		bool last = i == n - 1;
+		wr(t, e, i ? BIG_GPA + 512u * i : HDR_GPA, 8);
+		wr(t, e + 8, i ? 512 : 16, 4);
+		wr(t, e + 12, (last ? 0 : F_NEXT) | (i ? F_WRITE : 0), 2);
+		wr(t, e + 14, (uint64_t)(i + 1), 2);
+	}
+	wr(t, DESC_GPA, INDIR_GPA, 8);
+	wr(t, DESC_GPA + 8, n * 16, 4);
+	wr(t, DESC_GPA + 12, F_INDIRECT, 2);
+	wr(t, AVAIL_GPA + 4 + 2u * (t->avail_idx % QSZ), 0, 2);
+	t->avail_idx++;
+	wr(t, AVAIL_GPA + 2, t->avail_idx, 2);
+	kick(t);
+	assert_true(t->blk.vdev.status & VIRTIO_STATUS_NEEDS_RESET);
 	teardown_env(t);
 }
 
@@ -1111,6 +1141,7 @@ int main(void)
 		cmocka_unit_test(multi_queue_setup),
 		cmocka_unit_test(dwz_segments_read_once),
 		cmocka_unit_test(read_of_two_gib),
+		cmocka_unit_test(chain_longer_than_queue),
 	};
 	const enum blk_aio_kind engines[] = { BLK_AIO_SYNC, BLK_AIO_THREADS, BLK_AIO_IO_URING };
 	const char *req_uring = getenv("KVMINI_TEST_REQUIRE_IO_URING");

@@ -39,6 +39,7 @@ struct fx {
 	bool be;             /* byte order the simulated driver writes */
 	uint16_t avail_idx;
 	struct virtq_elem e;
+	struct iovec e_iov[VIRTQ_MAX_SEGS];
 };
 
 static int hook(void *opaque)
@@ -55,6 +56,9 @@ static const struct virtio_dev_ops ops = {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	virtq_elem_init(&f->e, f->e_iov, VIRTQ_MAX_SEGS);
 
 	f->ram = calloc(1, RAM_SIZE);
 	gm_add_region(&f->gm, GPA_BASE, RAM_SIZE, f->ram);

@@ -53,6 +53,7 @@ struct guest {
 	struct virtio_dev d;
 	struct virtq *q;
 	struct virtq_elem e;
+	struct iovec e_iov[VIRTQ_MAX_SEGS];
 	uint8_t *snap;
 	/* the driver */
 	uint16_t num, next_avail, next_used;
@@ -67,6 +68,9 @@ static const struct virtio_dev_ops fake_ops = {
 static int setup(void **state)
 {
 	struct guest *g = calloc(1, sizeof(*g));
+
+	assert_non_null(g);
+	virtq_elem_init(&g->e, g->e_iov, VIRTQ_MAX_SEGS);
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 
 	g->map_len = RAM_SIZE + 2 * pg;

@@ -42,6 +42,7 @@ struct guest {
 	struct virtq *q;
 	uint16_t num, avail_idx;
 	struct virtq_elem e;
+	struct iovec e_iov[VIRTQ_MAX_SEGS];
 	uint8_t *snap;
 };
 
@@ -52,6 +53,9 @@ static const struct virtio_dev_ops fake_ops = {
 static int setup(void **state)
 {
 	struct guest *g = calloc(1, sizeof(*g));
+
+	assert_non_null(g);
+	virtq_elem_init(&g->e, g->e_iov, VIRTQ_MAX_SEGS);
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 
 	g->map_len = RAM_SIZE + 2 * pg;
@@ -420,7 +424,10 @@ static void test_fill_flush_batch(void **state)
 {
 	struct guest *g = *state;
 	struct virtq_elem popped[3];
+	struct iovec popped_iov[3][4];
 
+	for (unsigned i = 0; i < 3; i++)
+		virtq_elem_init(&popped[i], popped_iov[i], 4);
 	assert_int_equal(start_q(g, 4, FEAT_ALL), 0);
 	g->q->last_avail_idx = g->q->used_idx = 65534;
 	g->avail_idx = 65534;
