@@ -56,6 +56,20 @@ static void *iothread_main(void *arg)
 	}
 }
 
+int kvmini_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t a;
+	int r = pthread_attr_init(&a);
+
+	if (r)
+		return r;
+	r = pthread_attr_setstacksize(&a, KVMINI_THREAD_STACK);
+	if (!r)
+		r = pthread_create(t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	return r;
+}
+
 int iothread_start(struct iothread *t)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
@@ -69,7 +83,7 @@ int iothread_start(struct iothread *t)
 	if (t->epfd < 0 || t->stop_efd < 0 ||
 	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stop_efd, &e) < 0)
 		return -errno;
-	int r = pthread_create(&t->thread, NULL, iothread_main, t);
+	int r = kvmini_thread_create(&t->thread, iothread_main, t);
 	if (r)
 		return -r;
 	t->running = 1;

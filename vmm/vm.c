@@ -21,6 +21,7 @@
 #include "vmm/api.h"
 #include "vmm/console.h"
 #include "vmm/exit.h"
+#include "vmm/iothread.h"
 #include "vmm/kvm.h"
 #include "vmm/restore.h"
 #include "vmm/verdict.h"
@@ -415,7 +416,7 @@ static void on_verdict(void *opaque, enum verdict_kind kind, const char *pattern
 static int start_vcpus(struct vm *vm, char *err)
 {
 	for (int i = 0; i < vm->nr_vcpus; i++) {
-		int r = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		int r = kvmini_thread_create(&vm->vcpus[i].thread, vcpu_thread, &vm->vcpus[i]);
 		if (r) {
 			snprintf(err, ERRLEN, "cannot start vCPU thread %d: %s", i, strerror(r));
 			return -r;
