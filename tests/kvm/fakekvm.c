@@ -14,13 +14,30 @@
  *                  threads may not (socket): the seccomp filter must stop
  *                  the process with SIGSYS (a stand-in for a guest that got
  *                  a vCPU thread to stray)
+ *   fake-vm        a whole VM without a kernel KVM, up to its first
+ *                  KVM_RUN (tests/bench/startup.sh measures kvmini's start
+ *                  with it): KVM_CREATE_VM, KVM_CREATE_VCPU (3 pages, what
+ *                  KVM_GET_VCPU_MMAP_SIZE says, for kvmini to mmap as
+ *                  struct kvm_run) and KVM_CREATE_DEVICE give memfds; a
+ *                  capability KVM answers with a count (KVM_CAP_NR_VCPUS,
+ *                  KVM_CAP_NR_MEMSLOTS, ...) gets one; the "get" ioctls
+ *                  answer plausible content (this CPU's CPUID with KVM's
+ *                  leaves, a short MSR list, register state as after
+ *                  reset, zeros elsewhere); KVM_SET_MSRS and
+ *                  KVM_GET_MSRS do every MSR; any other ioctl on those fds
+ *                  succeeds. The first KVM_RUN prints "fakekvm: first
+ *                  KVM_RUN" on stderr and ends the process with _exit(0)
+ *                  (after forbid-on-run's system call, if that is given
+ *                  too). Not with "forward"; kvmini needs --seccomp off
+ *                  (memfd_create is not in its filters).
  *
  * Without "forward" no KVM is needed: opening /dev/kvm gives a memfd, every
  * capability not named is there, and any other ioctl on it (or on a VM it
- * "created") fails with ENOTTY. With "forward", the ioctl a missing
- * capability stands for (KVM_IOEVENTFD, KVM_IRQFD) fails with ENOTTY as on
- * a kernel without it, and a line "fakekvm: ..." on stderr says kvmini used
- * it anyway, for the test to look for.
+ * "created") fails with ENOTTY, unless "fake-vm" answers it as above. With
+ * "forward", the ioctl a missing capability stands for (KVM_IOEVENTFD,
+ * KVM_IRQFD) fails with ENOTTY as on a kernel without it, and a line
+ * "fakekvm: ..." on stderr says kvmini used it anyway, for the test to look
+ * for.
  *
  * Only calls kvmini makes itself pass through here: open, openat (and their
  * 64-bit and fortified names), ioctl and close. */
@@ -34,6 +51,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +60,9 @@
 #include <unistd.h>
 
 #include <linux/kvm.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #define CAP(c) { #c, c }
 static const struct { const char *name; int cap; } cap_names[] = {
@@ -56,7 +77,7 @@ static const struct { const char *name; int cap; } cap_names[] = {
 #define MAX_VMS 8
 
 static struct {
-	bool parsed, forward, forbid_on_run;
+	bool parsed, forward, forbid_on_run, fake_vm;
 	int api;                      /* 0: not given */
 	int create_vm_errno;
 	int no_caps[MAX_NO_CAPS];
@@ -67,6 +88,26 @@ static struct {
  * lock-free. -1: free slot. */
 static atomic_int kvm_fd = -1;
 static atomic_int vm_fds[MAX_VMS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+
+/* fake-vm: the vCPU and device fds it handed out, a bit per fd number. */
+#define MAX_FAKE_FD 4096
+static atomic_ulong fake_fds[MAX_FAKE_FD / 64];
+
+static bool is_fake_fd(int fd)
+{
+	return fd >= 0 && fd < MAX_FAKE_FD &&
+	       (atomic_load(&fake_fds[fd / 64]) >> (fd % 64) & 1);
+}
+
+static void set_fake_fd(int fd, bool on)
+{
+	unsigned long bit = 1ul << (fd % 64);
+
+	if (on)
+		atomic_fetch_or(&fake_fds[fd / 64], bit);
+	else
+		atomic_fetch_and(&fake_fds[fd / 64], ~bit);
+}
 
 static void die(const char *what, const char *v)
 {
@@ -114,6 +155,8 @@ static void parse_cfg(void)
 			cfg.forward = true;
 		else if (!strcmp(t, "forbid-on-run"))
 			cfg.forbid_on_run = true;
+		else if (!strcmp(t, "fake-vm"))
+			cfg.fake_vm = true;
 		else if (!strncmp(t, "api=", 4) && atoi(t + 4) > 0)
 			cfg.api = atoi(t + 4);
 		else if (!strncmp(t, "create-vm=", 10))
@@ -123,6 +166,8 @@ static void parse_cfg(void)
 		else
 			die("item", t);
 	}
+	if (cfg.fake_vm && cfg.forward)
+		die("items", "fake-vm with forward");
 }
 
 static bool cap_missing(int cap)
@@ -263,6 +308,8 @@ int close(int fd)
 			int v = fd;
 			atomic_compare_exchange_strong(&vm_fds[i], &v, -1);
 		}
+		if (is_fake_fd(fd))
+			set_fake_fd(fd, false);
 	}
 	return REAL(close)(fd);
 }
@@ -288,6 +335,293 @@ static int cap_of_ioctl(unsigned long req)
 	}
 }
 
+/* ---- fake-vm ---- */
+
+#define VCPU_MMAP_PAGES 3
+static int vcpu_ids[MAX_FAKE_FD];       /* written before kvmini starts its threads */
+
+/* A memfd of size bytes that is one of our vCPU or device fds from now on. */
+static int new_fake_fd(const char *name, off_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fd >= MAX_FAKE_FD) {
+		fprintf(stderr, "fakekvm: fd %d, more than fake-vm keeps track of\n", fd);
+		abort();
+	}
+	if (size && ftruncate(fd, size) < 0) {
+		int e = errno;
+		REAL(close)(fd);
+		return fail(e);
+	}
+	set_fake_fd(fd, true);
+	return fd;
+}
+
+static long vcpu_mmap_size(void)
+{
+	return VCPU_MMAP_PAGES * sysconf(_SC_PAGESIZE);
+}
+
+/* KVM_CHECK_EXTENSION: the capabilities that answer a count do so. */
+static int fake_vm_cap(long cap)
+{
+	switch (cap) {
+	case KVM_CAP_NR_VCPUS:
+		return 8;
+	case KVM_CAP_MAX_VCPUS:
+	case KVM_CAP_MAX_VCPU_ID:
+		return 1024;
+	case KVM_CAP_NR_MEMSLOTS:
+		return 32764;
+#if defined(KVM_CAP_XSAVE2) && (defined(__x86_64__) || defined(__i386__))
+	case KVM_CAP_XSAVE2:
+		return (int)sizeof(struct kvm_xsave);
+#endif
+	default:
+		return 1;
+	}
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* KVM_GET_SUPPORTED_CPUID: this CPU's leaves (every index of those that
+ * have them, as KVM lists them) and KVM's own at 0x40000000. */
+static bool cpuid_indexed(uint32_t fn)
+{
+	switch (fn) {
+	case 4: case 7: case 0xB: case 0xD: case 0xF: case 0x10: case 0x12: case 0x14:
+	case 0x17: case 0x18: case 0x1D: case 0x1E: case 0x1F: case 0x8000001D:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct kvm_cpuid_entry2 *cpuid_add(struct kvm_cpuid2 *c, uint32_t max, uint32_t fn,
+					  uint32_t idx)
+{
+	if (c->nent >= max)
+		return NULL;
+	struct kvm_cpuid_entry2 *e = &c->entries[c->nent++];
+	*e = (struct kvm_cpuid_entry2){ .function = fn, .index = idx };
+	if (cpuid_indexed(fn))
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	__cpuid_count(fn, idx, e->eax, e->ebx, e->ecx, e->edx);
+	return e;
+}
+
+/* One leaf and its indices; false when the caller's array is full. */
+static bool cpuid_leaf(struct kvm_cpuid2 *c, uint32_t max, uint32_t fn)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_add(c, max, fn, 0);
+	uint32_t n;
+
+	if (!e)
+		return false;
+	switch (fn) {
+	case 4:
+	case 0x8000001D:        /* cache levels, up to the null one */
+		for (n = 1; (e->eax & 0x1F) && n < 64; n++)
+			if (!(e = cpuid_add(c, max, fn, n)))
+				return false;
+		break;
+	case 0xB:
+	case 0x1F:              /* topology levels, up to the invalid one */
+		for (n = 1; (e->ecx & 0xFF00) && n < 64; n++)
+			if (!(e = cpuid_add(c, max, fn, n)))
+				return false;
+		break;
+	case 7:
+		for (n = 1; n <= e->eax && n < 4; n++)
+			if (!cpuid_add(c, max, fn, n))
+				return false;
+		break;
+	case 0xD:               /* XSAVE: 1, and each state component there is */
+		for (n = 1; n < 64; n++) {
+			uint32_t a, b, cx, d;
+			__cpuid_count(fn, n, a, b, cx, d);
+			if ((n == 1 || a) && !cpuid_add(c, max, fn, n))
+				return false;
+		}
+		break;
+	}
+	return true;
+}
+
+static int fake_cpuid(struct kvm_cpuid2 *c)
+{
+	uint32_t max = c->nent, basic = __get_cpuid_max(0, NULL), ext = __get_cpuid_max(0x80000000, NULL);
+	struct kvm_cpuid_entry2 *e;
+
+	c->nent = 0;
+	if (basic > 0x1F)
+		basic = 0x1F;
+	if (ext > 0x80000021)
+		ext = 0x80000021;
+	for (uint32_t fn = 0; fn <= basic; fn++)
+		if (!cpuid_leaf(c, max, fn))
+			return fail(E2BIG);
+	if (c->nent)
+		c->entries[0].eax = basic;
+	if (!(e = cpuid_add(c, max, 0x40000000, 0)))
+		return fail(E2BIG);
+	*e = (struct kvm_cpuid_entry2){ .function = 0x40000000, .eax = 0x40000001,
+		.ebx = 0x4B4D564B, .ecx = 0x564B4D56, .edx = 0x4D };          /* KVMKVMKVM */
+	if (!(e = cpuid_add(c, max, 0x40000001, 0)))
+		return fail(E2BIG);
+	/* CLOCKSOURCE, NOP_IO_DELAY, CLOCKSOURCE2, CLOCKSOURCE_STABLE */
+	*e = (struct kvm_cpuid_entry2){ .function = 0x40000001, .eax = 1u << 0 | 1u << 1 | 1u << 3 | 1u << 24 };
+	for (uint32_t fn = 0x80000000; ext >= 0x80000000 && fn <= ext; fn++)
+		if (!cpuid_leaf(c, max, fn))
+			return fail(E2BIG);
+	return 0;
+}
+
+/* KVM_GET_MSR_INDEX_LIST and the feature list: KVM's answer, count first. */
+static int msr_list(struct kvm_msr_list *l, const uint32_t *msrs, uint32_t n)
+{
+	uint32_t room = l->nmsrs;
+
+	l->nmsrs = n;
+	if (room < n)
+		return fail(E2BIG);
+	memcpy(l->indices, msrs, n * sizeof(msrs[0]));
+	return 0;
+}
+
+static const uint32_t x86_msrs[] = {
+	0x10, 0x1B, 0x174, 0x175, 0x176, 0x1A0, 0x277, 0x2FF,          /* TSC ... MTRRdefType */
+	0xC0000080, 0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084,    /* EFER, STAR ... */
+	0xC0000100, 0xC0000101, 0xC0000102, 0xC0000103,                /* FS/GS bases, TSC_AUX */
+	0x4B564D00, 0x4B564D01,                                        /* KVM clocks */
+};
+static const uint32_t x86_feature_msrs[] = { 0x10A };                 /* ARCH_CAPABILITIES */
+
+/* Register state as a vCPU has it after reset. */
+static void reset_sregs(struct kvm_sregs *s, int id)
+{
+	struct kvm_segment data = { .limit = 0xFFFF, .type = 3, .present = 1, .s = 1 };
+
+	memset(s, 0, sizeof(*s));
+	s->cs = (struct kvm_segment){ .base = 0xFFFF0000, .limit = 0xFFFF, .selector = 0xF000,
+				      .type = 0xB, .present = 1, .s = 1 };
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->ldt = (struct kvm_segment){ .limit = 0xFFFF, .type = 2, .present = 1 };
+	s->tr = (struct kvm_segment){ .limit = 0xFFFF, .type = 0xB, .present = 1 };
+	s->gdt.limit = s->idt.limit = 0xFFFF;
+	s->cr0 = 0x60000010;
+	s->apic_base = 0xFEE00800 | (id == 0 ? 0x100 : 0);
+}
+
+static void lapic_reg(struct kvm_lapic_state *l, unsigned off, uint32_t v)
+{
+	memcpy(&l->regs[off], &v, sizeof(v));
+}
+
+static void reset_lapic(struct kvm_lapic_state *l, int id)
+{
+	memset(l, 0, sizeof(*l));
+	lapic_reg(l, 0x20, (uint32_t)id << 24);         /* ID */
+	lapic_reg(l, 0x30, 0x50014);                    /* version */
+	lapic_reg(l, 0xE0, 0xFFFFFFFF);                 /* DFR */
+	lapic_reg(l, 0xF0, 0xFF);                       /* SVR, APIC off */
+	for (unsigned off = 0x320; off <= 0x370; off += 0x10)
+		lapic_reg(l, off, 0x10000);             /* LVTs masked */
+}
+#endif
+
+static int fake_vm_ioctl(int fd, bool kvm, unsigned long req, void *arg)
+{
+	bool vcpu = is_fake_fd(fd);
+	int id = vcpu ? vcpu_ids[fd] : 0;
+
+	switch (req) {
+	case KVM_GET_VCPU_MMAP_SIZE:
+		return (int)vcpu_mmap_size();
+	case KVM_CREATE_VCPU: {
+		if (kvm || vcpu)
+			break;
+		int v = new_fake_fd("fakekvm-vcpu", vcpu_mmap_size());
+		if (v >= 0)
+			vcpu_ids[v] = (int)(unsigned long)arg;
+		return v;
+	}
+	case KVM_CREATE_DEVICE: {
+		struct kvm_create_device *d = arg;
+		if (d->flags & KVM_CREATE_DEVICE_TEST)
+			return 0;
+		int dev = new_fake_fd("fakekvm-device", 0);
+		if (dev < 0)
+			return -1;
+		d->fd = (uint32_t)dev;
+		return 0;
+	}
+	case KVM_RUN: {
+		static atomic_bool ran;
+		if (!vcpu)
+			break;
+		if (cfg.forbid_on_run)
+			syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+		if (!atomic_exchange(&ran, true)) {
+			fputs("fakekvm: first KVM_RUN\n", stderr);
+			_exit(0);
+		}
+		for (;;)                /* another vCPU: the process is ending */
+			pause();
+	}
+	case KVM_GET_ONE_REG: {
+		struct kvm_one_reg *r = arg;
+		memset((void *)(uintptr_t)r->addr, 0,
+		       (size_t)1 << ((r->id & KVM_REG_SIZE_MASK) >> KVM_REG_SIZE_SHIFT));
+		return 0;
+	}
+#if defined(__x86_64__) || defined(__i386__)
+	case KVM_GET_SUPPORTED_CPUID:
+		return fake_cpuid(arg);
+	case KVM_GET_EMULATED_CPUID:
+	case KVM_GET_CPUID2:
+		((struct kvm_cpuid2 *)arg)->nent = 0;
+		return 0;
+	case KVM_GET_MSR_INDEX_LIST:
+		return msr_list(arg, x86_msrs, sizeof(x86_msrs) / sizeof(x86_msrs[0]));
+	case KVM_GET_MSR_FEATURE_INDEX_LIST:
+		return msr_list(arg, x86_feature_msrs, 1);
+	case KVM_GET_MSRS:
+	case KVM_SET_MSRS: {            /* both answer how many MSRs they did */
+		struct kvm_msrs *m = arg;
+		if (req == KVM_GET_MSRS)
+			for (uint32_t i = 0; i < m->nmsrs; i++)
+				m->entries[i].data = m->entries[i].index == 0x1B
+					? 0xFEE00800 | (id == 0 ? 0x100 : 0) : 0;
+		return (int)m->nmsrs;
+	}
+	case KVM_GET_IRQCHIP: {
+		struct kvm_irqchip *c = arg;
+		memset(&c->chip, 0, sizeof(c->chip));
+		return 0;
+	}
+	case KVM_GET_SREGS:
+		reset_sregs(arg, id);
+		return 0;
+	case KVM_GET_REGS:
+		*(struct kvm_regs *)arg = (struct kvm_regs){ .rip = 0xFFF0, .rflags = 2 };
+		return 0;
+	case KVM_GET_LAPIC:
+		reset_lapic(arg, id);
+		return 0;
+	case KVM_GET_FPU:
+		*(struct kvm_fpu *)arg = (struct kvm_fpu){ .fcw = 0x37F, .mxcsr = 0x1F80 };
+		return 0;
+#endif
+	}
+	/* Any other "get" reads zeros; everything else just works. */
+	if (_IOC_DIR(req) == _IOC_READ && arg)
+		memset(arg, 0, _IOC_SIZE(req));
+	return 0;
+}
+
 static int fake_ioctl(int fd, unsigned long req, void *arg)
 {
 	bool kvm = fd == atomic_load(&kvm_fd);
@@ -300,13 +634,15 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 		return fail(cfg.create_vm_errno);
 	if (!cfg.forward) {
 		if (req == KVM_CHECK_EXTENSION)
-			return 1;
+			return cfg.fake_vm ? fake_vm_cap((long)arg) : 1;
 		if (kvm && req == KVM_CREATE_VM) {
 			int vm = memfd_create("fakekvm-vm", MFD_CLOEXEC);
 			if (vm >= 0)
 				add_vm_fd(vm);
 			return vm;
 		}
+		if (cfg.fake_vm)
+			return fake_vm_ioctl(fd, kvm, req, arg);
 		return fail(ENOTTY);
 	}
 	int cap = cap_of_ioctl(req);
@@ -331,6 +667,8 @@ int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (fd >= 0 && (fd == atomic_load(&kvm_fd) || is_vm_fd(fd)))
 		return fake_ioctl(fd, req, arg);
+	if (is_fake_fd(fd))
+		return fake_vm_ioctl(fd, false, req, arg);
 	if (req == KVM_RUN && cfg.forbid_on_run)
 		syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 	return REAL(ioctl)(fd, req, arg);
