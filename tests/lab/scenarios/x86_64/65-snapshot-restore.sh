@@ -32,8 +32,9 @@ while [ $i -le $NB ]; do
 done
 
 # The guest's loops: one quoted init argument, no double quotes inside.
+# timeout(1) bounds each download: busybox 1.35's own wget -T segfaults.
 g="ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || exit 1"
-g="$g; (i=1; while [ \$i -le $NB ]; do t=0; until wget -q -T 5 -O /tmp/c http://$L1_IP:8080/c\$i; do t=\$((t+1)); [ \$t -lt 60 ] || break; echo RETRY \$i; sleep 1; done; echo CHUNK \$i \$(sha256sum /tmp/c | cut -c1-16); i=\$((i+1)); sleep 0.3; done; echo CHUNKS-DONE) &"
+g="$g; (i=1; while [ \$i -le $NB ]; do t=0; until timeout 10 wget -q -O /tmp/c http://$L1_IP:8080/c\$i; do t=\$((t+1)); [ \$t -lt 60 ] || break; echo RETRY \$i; sleep 1; done; echo CHUNK \$i \$(sha256sum /tmp/c | cut -c1-16); i=\$((i+1)); sleep 0.3; done; echo CHUNKS-DONE) &"
 g="$g i=1; while [ \$i -le $NB ]; do dd if=/dev/urandom of=/tmp/b bs=64k count=1 2>/dev/null; w=\$(sha256sum /tmp/b | cut -c1-16); echo \$w >/tmp/sum\$i; dd if=/tmp/b of=/dev/vda bs=64k seek=\$i count=1 oflag=direct conv=fsync 2>/dev/null; r=\$(dd if=/dev/vda bs=64k skip=\$i count=1 iflag=direct 2>/dev/null | sha256sum | cut -c1-16); [ \$w = \$r ] && echo DISK \$i \$w OK || echo DISK \$i \$w BAD \$r; i=\$((i+1)); sleep 0.3; done; wait"
 g="$g; bad=0; i=1; while [ \$i -le $NB ]; do r=\$(dd if=/dev/vda bs=64k skip=\$i count=1 iflag=direct 2>/dev/null | sha256sum | cut -c1-16); [ \$r = \$(cat /tmp/sum\$i) ] || { echo VERIFY-BAD \$i; bad=1; }; i=\$((i+1)); done; echo VERIFY bad=\$bad"
 
@@ -83,6 +84,13 @@ mem_sum=$(md5sum <"$snap/memory")
 kill -KILL $kpid
 wait $kpid
 kill $h0 2>/dev/null
+# The tap kvmini created goes with its last fd, but its unregistering can
+# trail the exit: a restore must not find the old one and lose it.
+n=0
+while ip link show $TAP >/dev/null 2>&1; do
+	n=$((n + 1)); [ $n -lt 100 ] || fail "tap $TAP outlived kvmini by 10 s"
+	sleep 0.1
+done
 cat "$WORK/run.stderr" >&2
 before=$(lines "$CONSOLE" DISK)
 echo "killed kvmini (SIGKILL) after $before blocks and $(lines "$CONSOLE" CHUNK) chunks"
@@ -99,6 +107,13 @@ h1=$HPID
 KVMINI_STATS=1 unshare -n "$KVMINI" restore "$snap" --disk "$WORK/copy.img" \
 	--console "file:$C2" --result "$WORK/r2.json" --timeout 300 2>"$WORK/r2.stderr" &
 r2=$!
+# Until unshare has made its namespace, nsenter would enter ours and set up
+# restore 1's tap a second time.
+n=0
+while [ "$(readlink /proc/$r2/ns/net 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; do
+	n=$((n + 1)); [ $n -lt 100 ] || fail "restore 2 has no network namespace of its own"
+	sleep 0.1
+done
 net_up nsenter -t $r2 -n
 h2=$HPID
 wait $r1
@@ -144,10 +159,18 @@ check "$C2" "$WORK/copy.img" restore-2
 echo "both restores ran from $snap/memory (MAP_PRIVATE): the file is unchanged"
 
 # ---- how long ----
-show_result "$WORK/run.json"
+# The original run was killed (SIGKILL writes no --result): a fresh boot of
+# the same guest, ended by --expect at its boot marker, is the comparison.
+"$KVMINI" run --kernel "$KERNEL" --initrd "$INITRD" --cmdline "$CMDLINE_BASE -- \"sleep 60\"" \
+	--memory $L2_MEMORY --console "file:$WORK/fresh.console" \
+	--expect KVMINI-GUEST-UP --result "$WORK/fresh.json" --timeout 120 2>"$WORK/fresh.stderr" ||
+	fail "the fresh boot did not reach its boot marker (status $?)"
+show_result "$WORK/fresh.json"
 show_result "$WORK/r1.json"
-boot=$(sed -n 's/.*"first_output_s": \([0-9.]*\).*/\1/p' "$WORK/run.json")
-marker=$(sed -n 's/.*"boot_marker_s": \([0-9.]*\).*/\1/p' "$WORK/run.json")
+boot=$(sed -n 's/.*"first_output_s": \([0-9.]*\).*/\1/p' "$WORK/fresh.json")
+marker=$(sed -n 's/.*"boot_marker_s": \([0-9.]*\).*/\1/p' "$WORK/fresh.json")
 res=$(sed -n 's/.*"first_output_s": \([0-9.]*\).*/\1/p' "$WORK/r1.json")
 load=$(sed -n 's/.*runs again \([0-9.]*\) ms.*/\1/p' "$WORK/r1.stderr")
+[ -n "$boot" ] && [ -n "$marker" ] && [ -n "$res" ] && [ -n "$load" ] ||
+	fail "a time is missing (fresh '$boot' '$marker', restore '$load' '$res')"
 echo "MEASURE fresh boot: first console line ${boot}s, boot marker ${marker}s; restore: guest running ${load} ms after start, first console line ${res}s"
