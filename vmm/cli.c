@@ -53,6 +53,8 @@ const char cli_usage[] =
 	"  --iothreads N          I/O threads serving disk queues, 1-16 (default 1);\n"
 	"                         network cards have a thread of their own\n"
 	"  --no-ioeventfd         handle queue notifications on the vCPU thread\n"
+	"  --hugepages            guest RAM from reserved 2 MiB huge pages (hugetlbfs;\n"
+	"                         /proc/sys/vm/nr_hugepages), not transparent huge pages\n"
 	"  --api-socket PATH      take JSON commands on this Unix socket (mode 0600): pause,\n"
 	"                         resume, snapshot DIR, status, quit (client: kvmini ctl)\n"
 	"  --seccomp MODE         on (default): a forbidden system call kills kvmini with\n"
@@ -569,6 +571,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 			cfg->no_ioeventfd = 1;
 			continue;
 		}
+		if (!strcmp(a, "--hugepages")) {
+			cfg->hugepages = 1;
+			continue;
+		}
 		if (!strcmp(a, "--guest-status")) {
 			cfg->guest_status = 1;
 			continue;
@@ -595,6 +601,9 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 	}
 	if (!cfg->kernel)
 		return fail(err, errlen, "--kernel: missing (the kernel to boot is required)");
+	if (cfg->hugepages && cfg->mem_size % (2u << 20))
+		return fail(err, errlen, "--hugepages: --memory must be a multiple of 2 MiB (it is %llu KiB)",
+			    (unsigned long long)(cfg->mem_size >> 10));
 	for (int i = 0; i < cfg->ndisks; i++)
 		if (cfg->disks[i].iothread >= cfg->iothreads)
 			return fail(err, errlen, "--disk: iothread=%d, but there %s only %d I/O "

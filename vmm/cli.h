@@ -86,6 +86,7 @@ struct vm_config {
 	int nnets;
 	struct vcon_config vcon;   /* the virtio-console device (cli_vcon_wanted) */
 	int no_ioeventfd;          /* serve queue notifications on the vCPU thread */
+	int hugepages;             /* guest RAM from 2 MiB hugetlbfs pages (MAP_HUGETLB) */
 	int iothreads;             /* I/O threads for disks (network cards get their own) */
 	/* CI verdicts (vmm/verdict.c) */
 	const char *expect;        /* --expect REGEX: success when the console shows it */

@@ -93,6 +93,33 @@ static struct timespec deadline_after(double seconds)
 
 /* The main thread's filter, before the first VM is built: --seccomp, else
  * KVMINI_SECCOMP, else on. */
+/* --hugepages: enough free 2 MiB pages for guest RAM, checked before KVM is
+ * opened so the answer names the option on any host. */
+static int hugepages_check(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	static const char path[] = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages";
+	unsigned long long free_pages = 0, want = cfg->mem_size >> 21;
+	FILE *f;
+
+	if (!cfg->hugepages)
+		return 0;
+	if (!(f = fopen(path, "re"))) {
+		snprintf(err, errlen, "--hugepages: this kernel has no 2 MiB huge pages (%s: %s)", path,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	if (fscanf(f, "%llu", &free_pages) != 1)
+		free_pages = 0;
+	fclose(f);
+	if (free_pages < want) {
+		snprintf(err, errlen, "--hugepages: %llu MiB of guest RAM needs %llu free 2 MiB huge pages, "
+			 "the host has %llu (reserve them in /proc/sys/vm/nr_hugepages)",
+			 (unsigned long long)(cfg->mem_size >> 20), want, free_pages);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int enter_seccomp(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	enum seccomp_mode m = SECCOMP_ON;
@@ -151,7 +178,7 @@ static int run(const struct vm_config *cfg, const struct restore_src *rs)
 		api_close(api);
 		return die(err);
 	}
-	if (kvm_open(&kvm, cfg, err, sizeof(err))) {
+	if (hugepages_check(cfg, err, sizeof(err)) || kvm_open(&kvm, cfg, err, sizeof(err))) {
 		backends_close(&be);
 		console_close(&con);
 		verdict_destroy(&verdict);

@@ -107,19 +107,40 @@ static bool is_opt(const char *a, const char *name)
 	return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
 }
 
-/* The user's options: overrides apart, the rest after the snapshot's. */
-static int user_options(struct restore_src *rs, int argc, char **argv, char *err, size_t errlen)
+/* Options a restore refuses, whatever the snapshot: checked first. */
+static int refuse_options(int argc, char **argv, char *err, size_t errlen)
 {
 	static const char *const fixed[] = { "--kernel", "--initrd", "--cmdline", "--memory",
 					     "--cpus" };
-	const char *disks[CLI_MAX_DISKS + 1], *nets[CLI_MAX_NETS + 1], *v;
-	int nd = 0, nn = 0;
+	const char *v;
 
 	for (int i = 3; i < argc; i++) {
 		for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 			if (is_opt(argv[i], fixed[k]))
 				return fail(err, errlen, "%s: comes from the snapshot; a restore cannot "
 					    "change it", fixed[k]);
+		if (is_opt(argv[i], "--hugepages"))
+			return fail(err, errlen, "--hugepages: a restored guest's RAM is the snapshot's "
+				    "memory file, mapped copy-on-write");
+		if (is_opt(argv[i], "--on-reboot")) {
+			int at = i;
+			v = value_of(argc, argv, &i, "--on-reboot");
+			if (v && !strcmp(v, "restart"))
+				return fail(err, errlen, "--on-reboot: restart is not for a restored guest "
+					    "(there is no kernel to boot again)");
+			i = at;
+		}
+	}
+	return 0;
+}
+
+/* The user's options: overrides apart, the rest after the snapshot's. */
+static int user_options(struct restore_src *rs, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *disks[CLI_MAX_DISKS + 1], *nets[CLI_MAX_NETS + 1], *v;
+	int nd = 0, nn = 0;
+
+	for (int i = 3; i < argc; i++) {
 		if (is_opt(argv[i], "--disk") || is_opt(argv[i], "--net")) {
 			bool disk = is_opt(argv[i], "--disk");
 			if (!(v = value_of(argc, argv, &i, disk ? "--disk" : "--net")))
@@ -129,14 +150,6 @@ static int user_options(struct restore_src *rs, int argc, char **argv, char *err
 			else if (!disk && nn <= CLI_MAX_NETS)
 				nets[nn++] = v;
 			continue;
-		}
-		if (is_opt(argv[i], "--on-reboot")) {
-			int at = i;
-			v = value_of(argc, argv, &i, "--on-reboot");
-			if (v && !strcmp(v, "restart"))
-				return fail(err, errlen, "--on-reboot: restart is not for a restored guest "
-					    "(there is no kernel to boot again)");
-			i = at;
 		}
 	}
 	if (snapconf_override(&rs->conf, "--disk", disks, nd, err, errlen) ||
@@ -202,7 +215,7 @@ int restore_prepare(int argc, char **argv, struct restore_src **out, struct vm_c
 	if (strlen(argv[2]) >= sizeof(rs->dir))
 		return fail(err, errlen, "restore: '%s': the directory name is too long", argv[2]);
 	strcpy(rs->dir, argv[2]);
-	if ((rc = read_state(rs, err, errlen)))
+	if ((rc = refuse_options(argc, argv, err, errlen)) || (rc = read_state(rs, err, errlen)))
 		return rc;
 	if (!(c = snap_find(&rs->file, SNAP_TAG_CONF, 0)))
 		return fail(err, errlen, "restore: '%s/state' has no machine description (CONF)",

@@ -81,8 +81,18 @@ static void uart_rx_space(void *opaque)
 /* A restore (fd >= 0) maps its snapshot's memory file there instead,
  * MAP_PRIVATE: pages come from the file as the guest touches them, and its
  * writes stay in this process (another restore of the file sees none). */
-static uint8_t *map_ram(uint64_t size, int fd)
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
+
+static uint8_t *map_ram(uint64_t size, int fd, bool hugetlb)
 {
+	if (hugetlb && fd < 0) {
+		/* hugetlbfs pages come 2 MiB-aligned and are never swapped. */
+		uint8_t *h = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		return h == MAP_FAILED ? NULL : h;
+	}
 	uint8_t *p = mmap(NULL, size + HUGE_2M, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -106,13 +116,20 @@ static int setup_memory(struct vm *vm, char *err)
 	uint64_t off = 0;
 
 	vm->ram_size = vm->cfg->mem_size;
-	vm->ram = map_ram(vm->ram_size, vm->env->restore ? restore_memory_fd(vm->env->restore) : -1);
+	vm->ram = map_ram(vm->ram_size, vm->env->restore ? restore_memory_fd(vm->env->restore) : -1,
+			  vm->cfg->hugepages);
 	if (!vm->ram) {
-		snprintf(err, ERRLEN, "--memory: cannot allocate %llu MiB: %s",
-			 (unsigned long long)(vm->ram_size >> 20), strerror(errno));
+		if (vm->cfg->hugepages)
+			snprintf(err, ERRLEN, "--hugepages: cannot map %llu MiB of 2 MiB huge pages: %s "
+				 "(reserve them in /proc/sys/vm/nr_hugepages)",
+				 (unsigned long long)(vm->ram_size >> 20), strerror(errno));
+		else
+			snprintf(err, ERRLEN, "--memory: cannot allocate %llu MiB: %s",
+				 (unsigned long long)(vm->ram_size >> 20), strerror(errno));
 		return -ENOMEM;
 	}
-	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	if (!vm->cfg->hugepages)
+		madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
 	for (int i = 0; i < n; i++) {
 		struct kvm_userspace_memory_region m = {
 			.slot = (uint32_t)i, .guest_phys_addr = r[i].gpa,

@@ -63,6 +63,13 @@ args-unknown-option)     bad_arg "--frob" run --kernel "$PVH" --frob 1 ;;
 args-missing-value)      bad_arg "--kernel" run --kernel ;;
 args-memory-junk)        bad_arg "--memory" run --kernel "$PVH" --memory 12X ;;
 args-memory-small)       bad_arg "--memory" run --kernel "$PVH" --memory 1M ;;
+args-hugepages-odd)      bad_arg "--hugepages" run --kernel "$PVH" --hugepages --memory 17M
+                         grep -q "multiple of 2 MiB" "$err" || fail "message" ;;
+args-hugepages-none)     # 1 TiB of huge pages is free on no host this runs on
+                         bad_arg "--hugepages" run --kernel "$PVH" --hugepages --memory 1T
+                         grep -q "needs 524288 free 2 MiB huge pages" "$err" || fail "message" ;;
+args-restore-hugepages)  via -- restore "$T" --hugepages
+                         one_line "--hugepages: a restored guest's RAM is the snapshot's memory file" ;;
 args-cpus-zero)          bad_arg "--cpus" run --kernel "$PVH" --cpus 0 ;;
 args-cpus-many)          bad_arg "--cpus" run --kernel "$PVH" --cpus 1000 ;;
 args-console)            bad_arg "--console" run --kernel "$PVH" --console tty ;;
