@@ -76,7 +76,7 @@ void echo_init(struct echo *x, uint32_t device_id, uint16_t num_queues, uint64_t
 	struct virtq_elem *e = x->e;
 
 	memset(x, 0, sizeof(*x));
-	x->e = e ? e : malloc(sizeof(*x->e));
+	x->e = e ? e : virtq_elem_new(64);     /* the queues' largest size, as a device sizes it */
 	FZ_CHECK(x->e);
 	for (unsigned i = 0; i < ECHO_CONFIG_SIZE; i++)
 		x->cfg[i] = (uint8_t)(0x40 + i);
