@@ -8,16 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#include "vmm/cli.h"
 
 static const char *ws(const char *p)
 {
@@ -92,27 +83,27 @@ int api_parse(const char *line, struct api_cmd *c, char *err, size_t errlen)
 
 	memset(c, 0, sizeof(*c));
 	if (*p++ != '{')
-		return fail(err, errlen, "a request is one JSON object per line");
+		return cli_fail(err, errlen, "a request is one JSON object per line");
 	p = ws(p);
 	if (*p == '}')
 		p++;
 	else
 		for (;;) {
 			if (*p++ != '"' || !(p = string(p, key, sizeof(key))))
-				return fail(err, errlen, "expected a field name in quotes");
+				return cli_fail(err, errlen, "expected a field name in quotes");
 			p = ws(p);
 			if (*p++ != ':')
-				return fail(err, errlen, "expected ':' after \"%s\"", key);
+				return cli_fail(err, errlen, "expected ':' after \"%s\"", key);
 			p = ws(p);
 			if (*p++ != '"' || !(p = string(p, val, sizeof(val))))
-				return fail(err, errlen, "\"%s\": expected a string", key);
+				return cli_fail(err, errlen, "\"%s\": expected a string", key);
 			if (!strcmp(key, "cmd") && !cmd[0] && strlen(val) < sizeof(cmd)) {
 				strcpy(cmd, val);
 			} else if (!strcmp(key, "dir") && !have_dir) {
 				strcpy(c->dir, val);
 				have_dir = true;
 			} else {
-				return fail(err, errlen, "\"%s\": unknown or repeated field", key);
+				return cli_fail(err, errlen, "\"%s\": unknown or repeated field", key);
 			}
 			p = ws(p);
 			if (*p == ',') {
@@ -120,23 +111,23 @@ int api_parse(const char *line, struct api_cmd *c, char *err, size_t errlen)
 				continue;
 			}
 			if (*p++ != '}')
-				return fail(err, errlen, "expected ',' or '}'");
+				return cli_fail(err, errlen, "expected ',' or '}'");
 			break;
 		}
 	if (*ws(p))
-		return fail(err, errlen, "text after the object");
+		return cli_fail(err, errlen, "text after the object");
 	if (!cmd[0])
-		return fail(err, errlen, "no \"cmd\"");
+		return cli_fail(err, errlen, "no \"cmd\"");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(cmd, cmds[i].name)) {
 			c->kind = cmds[i].kind;
 			if (c->kind == API_SNAPSHOT && !c->dir[0])
-				return fail(err, errlen, "snapshot: \"dir\" is required");
+				return cli_fail(err, errlen, "snapshot: \"dir\" is required");
 			if (c->kind != API_SNAPSHOT && have_dir)
-				return fail(err, errlen, "%s: takes no \"dir\"", cmd);
+				return cli_fail(err, errlen, "%s: takes no \"dir\"", cmd);
 			return 0;
 		}
-	return fail(err, errlen, "\"%s\": unknown command (status, pause, resume, snapshot, quit)",
+	return cli_fail(err, errlen, "\"%s\": unknown command (status, pause, resume, snapshot, quit)",
 		    cmd);
 }
 
@@ -174,18 +165,18 @@ int api_request(char *buf, size_t n, const char *cmd, const char *arg, char *err
 
 	if (!strcmp(cmd, "snapshot")) {
 		if (!arg || !*arg)
-			return fail(err, errlen, "snapshot: a directory is required");
+			return cli_fail(err, errlen, "snapshot: a directory is required");
 		if (strlen(arg) >= API_LINE_MAX - 64)
-			return fail(err, errlen, "snapshot: the directory name is too long");
+			return cli_fail(err, errlen, "snapshot: the directory name is too long");
 		api_json_string(q, sizeof(q), arg);
 		len = snprintf(buf, n, "{\"cmd\": \"snapshot\", \"dir\": %s}\n", q);
 	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
 		   !strcmp(cmd, "quit")) {
 		if (arg)
-			return fail(err, errlen, "%s: takes no argument", cmd);
+			return cli_fail(err, errlen, "%s: takes no argument", cmd);
 		len = snprintf(buf, n, "{\"cmd\": \"%s\"}\n", cmd);
 	} else {
-		return fail(err, errlen, "%s: unknown command (status, pause, resume, snapshot DIR, "
+		return cli_fail(err, errlen, "%s: unknown command (status, pause, resume, snapshot DIR, "
 			    "quit)", cmd);
 	}
 	return len < 0 || (size_t)len >= n ? -EINVAL : len;

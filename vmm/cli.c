@@ -78,11 +78,11 @@ const char cli_usage[] =
 	"130 SIGINT or Ctrl-A x, 143 SIGTERM. On the console, Ctrl-A x quits,\n"
 	"Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
-static int fail(char *err, int errlen, const char *fmt, ...)
+int cli_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, (size_t)errlen, fmt, ap);
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
@@ -258,13 +258,13 @@ static int parse_keys(const char *opt, const char *s, void *dev,
 		const char *why = NULL;
 
 		if (n >= sizeof(kv))
-			return fail(err, errlen, "%s: '%.20s...' is not a valid option (%s)", opt, s, known);
+			return cli_fail(err, (size_t)errlen, "%s: '%.20s...' is not a valid option (%s)", opt, s, known);
 		memcpy(kv, s, n);
 		kv[n] = 0;
 		if (!(eq = strchr(kv, '=')) || (*eq = 0, key(dev, kv, eq + 1, &why))) {
 			if (why)
-				return fail(err, errlen, "%s: '%.*s': %s", opt, (int)n, s, why);
-			return fail(err, errlen, "%s: '%.*s' is not a valid option (%s)", opt, (int)n, s,
+				return cli_fail(err, (size_t)errlen, "%s: '%.*s': %s", opt, (int)n, s, why);
+			return cli_fail(err, (size_t)errlen, "%s: '%.*s' is not a valid option (%s)", opt, (int)n, s,
 				    known);
 		}
 		s = comma ? comma + 1 : NULL;
@@ -280,14 +280,14 @@ static const struct transport_config default_transport = {
 static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errlen)
 {
 	if (cfg->ndisks >= CLI_MAX_DISKS)
-		return fail(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+		return cli_fail(err, (size_t)errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
 	struct disk_config *d = &cfg->disks[cfg->ndisks];
 	const char *comma = strchr(v, ',');
 	size_t plen = comma ? (size_t)(comma - v) : strlen(v);
 
 	*d = (struct disk_config){ .t = default_transport, .iothread = -1 };
 	if (!plen || plen >= sizeof(d->path))
-		return fail(err, errlen, "--disk: '%s' has no usable path", v);
+		return cli_fail(err, (size_t)errlen, "--disk: '%s' has no usable path", v);
 	memcpy(d->path, v, plen);
 	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
 			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
@@ -355,7 +355,7 @@ static int parse_console_virtio(struct vm_config *cfg, const char *v, char *err,
 		else if (!strcmp(kv, "none"))
 			cfg->console = CONSOLE_NONE;
 		else if (!kv[0] || vcon_transport_key(cfg, kv))
-			return fail(err, errlen, "--console: '%.*s' is not stdio, none, file:PATH or a "
+			return cli_fail(err, (size_t)errlen, "--console: '%.*s' is not stdio, none, file:PATH or a "
 				    "transport option (" VCON_TRANSPORT_KEYS ")", (int)n, s);
 		s += n;
 	}
@@ -390,22 +390,22 @@ static int port_file(const char *s, size_t n, const char *key, char *path, size_
 static int parse_port(struct vm_config *cfg, const char *v, char *err, int errlen)
 {
 	if (cfg->vcon.nports >= CLI_MAX_PORTS)
-		return fail(err, errlen, "--port: at most %d ports", CLI_MAX_PORTS);
+		return cli_fail(err, (size_t)errlen, "--port: at most %d ports", CLI_MAX_PORTS);
 	struct port_config *p = &cfg->vcon.ports[cfg->vcon.nports];
 	const char *comma = strchr(v, ',');
 	size_t n = comma ? (size_t)(comma - v) : strlen(v);
 
 	memset(p, 0, sizeof(*p));
 	if (!port_name_ok(v, n))
-		return fail(err, errlen, "--port: '%.*s' is not a port name (1 to 63 letters, digits, "
+		return cli_fail(err, (size_t)errlen, "--port: '%.*s' is not a port name (1 to 63 letters, digits, "
 			    "'.', '_' or '-')", (int)n, v);
 	memcpy(p->name, v, n);
 	if (!strncmp(p->name, "kvmini.", 7))
-		return fail(err, errlen, "--port: '%s': names starting 'kvmini.' are kvmini's own "
+		return cli_fail(err, (size_t)errlen, "--port: '%s': names starting 'kvmini.' are kvmini's own "
 			    "(" CLI_EXIT_PORT " is --guest-status's port)", p->name);
 	for (int i = 0; i < cfg->vcon.nports; i++)
 		if (!strcmp(cfg->vcon.ports[i].name, p->name))
-			return fail(err, errlen, "--port: '%s' is named twice", p->name);
+			return cli_fail(err, (size_t)errlen, "--port: '%s' is named twice", p->name);
 	for (const char *s = comma; s; s = strchr(s, ',')) {
 		char kv[64];
 		int r;
@@ -418,7 +418,7 @@ static int parse_port(struct vm_config *cfg, const char *v, char *err, int errle
 		if (!r)
 			r = kv[0] && !vcon_transport_key(cfg, kv) ? 1 : -EINVAL;
 		if (r < 0)
-			return fail(err, errlen, "--port: '%.*s' is not a valid option (out=FILE, in=FILE, "
+			return cli_fail(err, (size_t)errlen, "--port: '%.*s' is not a valid option (out=FILE, in=FILE, "
 				    VCON_TRANSPORT_KEYS ")", (int)n, s);
 	}
 	cfg->vcon.nports++;
@@ -434,7 +434,7 @@ int cli_vcon_wanted(const struct vm_config *cfg)
 static int parse_net(struct vm_config *cfg, const char *v, char *err, int errlen)
 {
 	if (cfg->nnets >= CLI_MAX_NETS)
-		return fail(err, errlen, "--net: at most %d network cards", CLI_MAX_NETS);
+		return cli_fail(err, (size_t)errlen, "--net: at most %d network cards", CLI_MAX_NETS);
 	struct net_config *n = &cfg->nets[cfg->nnets];
 
 	*n = (struct net_config){ .t = default_transport };
@@ -444,7 +444,7 @@ static int parse_net(struct vm_config *cfg, const char *v, char *err, int errlen
 	if (r)
 		return r;
 	if (!n->tap[0])
-		return fail(err, errlen, "--net: tap=NAME is required");
+		return cli_fail(err, (size_t)errlen, "--net: tap=NAME is required");
 	cfg->nnets++;
 	return 0;
 }
@@ -463,21 +463,21 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 		cfg->cmdline = v;
 	} else if (!strcmp(name, "--memory")) {
 		if (parse_size(v, 20, &cfg->mem_size))
-			return fail(err, errlen, "--memory: '%s' is not a size (use e.g. 512M or 2G)", v);
+			return cli_fail(err, (size_t)errlen, "--memory: '%s' is not a size (use e.g. 512M or 2G)", v);
 		if (cfg->mem_size < CLI_MIN_MEM || cfg->mem_size > CLI_MAX_MEM)
-			return fail(err, errlen, "--memory: '%s' is out of range (16M to 1T)", v);
+			return cli_fail(err, (size_t)errlen, "--memory: '%s' is out of range (16M to 1T)", v);
 	} else if (!strcmp(name, "--cpus")) {
 		if (parse_int(v, 1, CLI_MAX_CPUS, &n))
-			return fail(err, errlen, "--cpus: '%s' is not a number from 1 to %d", v, CLI_MAX_CPUS);
+			return cli_fail(err, (size_t)errlen, "--cpus: '%s' is not a number from 1 to %d", v, CLI_MAX_CPUS);
 		cfg->ncpus = (int)n;
 	} else if (!strcmp(name, "--console")) {
 		if (!strncmp(v, "virtio", 6) && (!v[6] || v[6] == ','))
 			return parse_console_virtio(cfg, v, err, errlen);
 		if (parse_console(cfg, v))
-			return fail(err, errlen, "--console: '%s' is not stdio, file:PATH or none", v);
+			return cli_fail(err, (size_t)errlen, "--console: '%s' is not stdio, file:PATH or none", v);
 	} else if (!strcmp(name, "--timeout")) {
 		if (parse_timeout(v, &cfg->timeout_s))
-			return fail(err, errlen, "--timeout: '%s' is not a positive number of seconds", v);
+			return cli_fail(err, (size_t)errlen, "--timeout: '%s' is not a positive number of seconds", v);
 	} else if (!strcmp(name, "--expect") || !strcmp(name, "--fail-on") ||
 		   !strcmp(name, "--boot-marker")) {
 		regex_t re;
@@ -485,7 +485,7 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 		if (e) {
 			char why[96];
 			regerror(e, &re, why, sizeof(why));
-			return fail(err, errlen, "%s: '%s' is not a regular expression (%s)", name, v, why);
+			return cli_fail(err, (size_t)errlen, "%s: '%s' is not a regular expression (%s)", name, v, why);
 		}
 		regfree(&re);
 		if (!strcmp(name, "--expect")) {
@@ -494,12 +494,12 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 			cfg->boot_marker = v;
 		} else {
 			if (cfg->nfail_on >= CLI_MAX_FAIL_ON)
-				return fail(err, errlen, "--fail-on: at most %d patterns", CLI_MAX_FAIL_ON);
+				return cli_fail(err, (size_t)errlen, "--fail-on: at most %d patterns", CLI_MAX_FAIL_ON);
 			cfg->fail_on[cfg->nfail_on++] = v;
 		}
 	} else if (!strcmp(name, "--idle-timeout")) {
 		if (parse_timeout(v, &cfg->idle_timeout_s))
-			return fail(err, errlen, "--idle-timeout: '%s' is not a positive number of seconds", v);
+			return cli_fail(err, (size_t)errlen, "--idle-timeout: '%s' is not a positive number of seconds", v);
 	} else if (!strcmp(name, "--api-socket")) {
 		cfg->api_socket = v;          /* checked by api_open, before /dev/kvm */
 	} else if (!strcmp(name, "--seccomp")) {
@@ -510,14 +510,14 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 		else if (!strcmp(v, "off"))
 			cfg->seccomp = 2;
 		else
-			return fail(err, errlen, "--seccomp: '%s' is not on, log or off", v);
+			return cli_fail(err, (size_t)errlen, "--seccomp: '%s' is not on, log or off", v);
 	} else if (!strcmp(name, "--console-log")) {
 		cfg->console_log = v;
 	} else if (!strcmp(name, "--result")) {
 		cfg->result = v;
 	} else if (!strcmp(name, "--iothreads")) {
 		if (parse_int(v, 1, CLI_MAX_IOTHREADS, &n))
-			return fail(err, errlen, "--iothreads: '%s' is not a number from 1 to %d", v,
+			return cli_fail(err, (size_t)errlen, "--iothreads: '%s' is not a number from 1 to %d", v,
 				    CLI_MAX_IOTHREADS);
 		cfg->iothreads = (int)n;
 	} else if (!strcmp(name, "--disk")) {
@@ -532,9 +532,9 @@ static int apply_option(struct vm_config *cfg, const char *name, const char *v,
 		else if (!strcmp(v, "restart"))
 			cfg->on_reboot = REBOOT_RESTART;
 		else
-			return fail(err, errlen, "--on-reboot: '%s' is not exit or restart", v);
+			return cli_fail(err, (size_t)errlen, "--on-reboot: '%s' is not exit or restart", v);
 	} else {
-		return fail(err, errlen, "%s: unknown option (see kvmini --help)", name);
+		return cli_fail(err, (size_t)errlen, "%s: unknown option (see kvmini --help)", name);
 	}
 	return 0;
 }
@@ -551,13 +551,13 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 	err[0] = 0;
 
 	if (argc < 2)
-		return fail(err, errlen, "missing command (try kvmini --help)");
+		return cli_fail(err, (size_t)errlen, "missing command (try kvmini --help)");
 	if (is_help(argv[1]))
 		return CLI_HELP;
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
 		return CLI_VERSION;
 	if (strcmp(argv[1], "run"))
-		return fail(err, errlen, "%s: unknown command (try kvmini --help)", argv[1]);
+		return cli_fail(err, (size_t)errlen, "%s: unknown command (try kvmini --help)", argv[1]);
 
 	cfg->vcon.t = default_transport;
 	for (int i = 2; i < argc; i++) {
@@ -580,19 +580,19 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 			continue;
 		}
 		if (strncmp(a, "--", 2))
-			return fail(err, errlen, "%s: unexpected argument (options start with --)", a);
+			return cli_fail(err, (size_t)errlen, "%s: unexpected argument (options start with --)", a);
 		const char *eq = strchr(a, '=');
 		if (eq) {
 			size_t n = (size_t)(eq - a);
 			if (n >= sizeof(name))
-				return fail(err, errlen, "%.*s: unknown option (see kvmini --help)", (int)n, a);
+				return cli_fail(err, (size_t)errlen, "%.*s: unknown option (see kvmini --help)", (int)n, a);
 			memcpy(name, a, n);
 			name[n] = 0;
 			v = eq + 1;
 		} else {
 			snprintf(name, sizeof(name), "%s", a);
 			if (i + 1 >= argc)
-				return fail(err, errlen, "%s: missing value", a);
+				return cli_fail(err, (size_t)errlen, "%s: missing value", a);
 			v = argv[++i];
 		}
 		int r = apply_option(cfg, name, v, err, errlen);
@@ -600,13 +600,13 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errle
 			return r;
 	}
 	if (!cfg->kernel)
-		return fail(err, errlen, "--kernel: missing (the kernel to boot is required)");
+		return cli_fail(err, (size_t)errlen, "--kernel: missing (the kernel to boot is required)");
 	if (cfg->hugepages && cfg->mem_size % (2u << 20))
-		return fail(err, errlen, "--hugepages: --memory must be a multiple of 2 MiB (it is %llu KiB)",
+		return cli_fail(err, (size_t)errlen, "--hugepages: --memory must be a multiple of 2 MiB (it is %llu KiB)",
 			    (unsigned long long)(cfg->mem_size >> 10));
 	for (int i = 0; i < cfg->ndisks; i++)
 		if (cfg->disks[i].iothread >= cfg->iothreads)
-			return fail(err, errlen, "--disk: iothread=%d, but there %s only %d I/O "
+			return cli_fail(err, (size_t)errlen, "--disk: iothread=%d, but there %s only %d I/O "
 				    "thread%s (--iothreads)", cfg->disks[i].iothread,
 				    cfg->iothreads == 1 ? "is" : "are", cfg->iothreads,
 				    cfg->iothreads == 1 ? "" : "s");

@@ -4,6 +4,7 @@
 #ifndef KVMINI_VMM_CLI_H
 #define KVMINI_VMM_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
@@ -121,5 +122,9 @@ enum cli_action { CLI_RUN, CLI_HELP, CLI_VERSION };
 int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, int errlen);
 
 extern const char cli_usage[];
+
+/* One line into err (errlen bytes, printf-style); returns -EINVAL. The
+ * refusal helper of every parser in kvmini_cli and of restore.c. */
+int cli_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "vmm/cli.h"
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,17 +36,6 @@ struct restore_src {
 	struct timespec t0;           /* restore_prepare's start: about the process's */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int read_state(struct restore_src *rs, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 8];
@@ -54,10 +45,10 @@ static int read_state(struct restore_src *rs, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/state", rs->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "restore: cannot open '%s': %s", path, strerror(errno));
+		return cli_fail(err, errlen, "restore: cannot open '%s': %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATE_MAX) {
 		close(fd);
-		return fail(err, errlen, "restore: '%s' is not a snapshot's state file", path);
+		return cli_fail(err, errlen, "restore: '%s' is not a snapshot's state file", path);
 	}
 	rs->len = (size_t)st.st_size;
 	rs->buf = malloc(rs->len ? rs->len : 1);
@@ -70,10 +61,10 @@ static int read_state(struct restore_src *rs, char *err, size_t errlen)
 	}
 	close(fd);
 	if (!rs->buf || got != rs->len)
-		return fail(err, errlen, "restore: cannot read '%s'", path);
+		return cli_fail(err, errlen, "restore: cannot read '%s'", path);
 	char why[200];
 	if (snap_parse(rs->buf, rs->len, SNAP_ARCH_HERE, &rs->file, why, sizeof(why)))
-		return fail(err, errlen, "restore: '%s': %s", path, why);
+		return cli_fail(err, errlen, "restore: '%s': %s", path, why);
 	return 0;
 }
 
@@ -117,16 +108,16 @@ static int refuse_options(int argc, char **argv, char *err, size_t errlen)
 	for (int i = 3; i < argc; i++) {
 		for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 			if (is_opt(argv[i], fixed[k]))
-				return fail(err, errlen, "%s: comes from the snapshot; a restore cannot "
+				return cli_fail(err, errlen, "%s: comes from the snapshot; a restore cannot "
 					    "change it", fixed[k]);
 		if (is_opt(argv[i], "--hugepages"))
-			return fail(err, errlen, "--hugepages: a restored guest's RAM is the snapshot's "
+			return cli_fail(err, errlen, "--hugepages: a restored guest's RAM is the snapshot's "
 				    "memory file, mapped copy-on-write");
 		if (is_opt(argv[i], "--on-reboot")) {
 			int at = i;
 			v = value_of(argc, argv, &i, "--on-reboot");
 			if (v && !strcmp(v, "restart"))
-				return fail(err, errlen, "--on-reboot: restart is not for a restored guest "
+				return cli_fail(err, errlen, "--on-reboot: restart is not for a restored guest "
 					    "(there is no kernel to boot again)");
 			i = at;
 		}
@@ -144,7 +135,7 @@ static int user_options(struct restore_src *rs, int argc, char **argv, char *err
 		if (is_opt(argv[i], "--disk") || is_opt(argv[i], "--net")) {
 			bool disk = is_opt(argv[i], "--disk");
 			if (!(v = value_of(argc, argv, &i, disk ? "--disk" : "--net")))
-				return fail(err, errlen, "%s: missing value", disk ? "--disk" : "--net");
+				return cli_fail(err, errlen, "%s: missing value", disk ? "--disk" : "--net");
 			if (disk && nd <= CLI_MAX_DISKS)
 				disks[nd++] = v;
 			else if (!disk && nn <= CLI_MAX_NETS)
@@ -170,7 +161,7 @@ static int user_options(struct restore_src *rs, int argc, char **argv, char *err
 		}
 		r = push(rs, argv[i]);
 	}
-	return r ? fail(err, errlen, "out of memory") : 0;
+	return r ? cli_fail(err, errlen, "out of memory") : 0;
 }
 
 static int open_memory(struct restore_src *rs, const struct vm_config *cfg, char *err,
@@ -182,13 +173,13 @@ static int open_memory(struct restore_src *rs, const struct vm_config *cfg, char
 	snprintf(path, sizeof(path), "%s/memory", rs->dir);
 	rs->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rs->mem_fd < 0)
-		return fail(err, errlen, "restore: cannot open '%s': %s", path, strerror(errno));
+		return cli_fail(err, errlen, "restore: cannot open '%s': %s", path, strerror(errno));
 	if (fstat(rs->mem_fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != rs->file.h.ram_size)
-		return fail(err, errlen, "restore: '%s' holds %lld bytes, the snapshot's RAM is %llu",
+		return cli_fail(err, errlen, "restore: '%s' holds %lld bytes, the snapshot's RAM is %llu",
 			    path, (long long)st.st_size, (unsigned long long)rs->file.h.ram_size);
 	if (cfg->mem_size != rs->file.h.ram_size || (uint32_t)cfg->ncpus != rs->file.h.ncpus)
-		return fail(err, errlen, "restore: '%s/state': its machine (%llu bytes, %d vCPUs) "
+		return cli_fail(err, errlen, "restore: '%s/state': its machine (%llu bytes, %d vCPUs) "
 			    "disagrees with its header (%llu, %u)", rs->dir,
 			    (unsigned long long)cfg->mem_size, cfg->ncpus,
 			    (unsigned long long)rs->file.h.ram_size, rs->file.h.ncpus);
@@ -206,30 +197,30 @@ int restore_prepare(int argc, char **argv, struct restore_src **out, struct vm_c
 
 	*out = rs;
 	if (!rs)
-		return fail(err, errlen, "out of memory");
+		return cli_fail(err, errlen, "out of memory");
 	clock_gettime(CLOCK_MONOTONIC, &rs->t0);
 	rs->mem_fd = -1;
 	if (argc < 3 || !strncmp(argv[2], "--", 2))
-		return fail(err, errlen, "restore: missing the snapshot's directory (kvmini restore "
+		return cli_fail(err, errlen, "restore: missing the snapshot's directory (kvmini restore "
 			    "DIR [options])");
 	if (strlen(argv[2]) >= sizeof(rs->dir))
-		return fail(err, errlen, "restore: '%s': the directory name is too long", argv[2]);
+		return cli_fail(err, errlen, "restore: '%s': the directory name is too long", argv[2]);
 	strcpy(rs->dir, argv[2]);
 	if ((rc = refuse_options(argc, argv, err, errlen)) || (rc = read_state(rs, err, errlen)))
 		return rc;
 	if (!(c = snap_find(&rs->file, SNAP_TAG_CONF, 0)))
-		return fail(err, errlen, "restore: '%s/state' has no machine description (CONF)",
+		return cli_fail(err, errlen, "restore: '%s/state' has no machine description (CONF)",
 			    rs->dir);
 	sr_init(&r, c->p, c->len, &e);
 	if (snapconf_load(&rs->conf, &r) || sr_end(&r, "CONF"))
-		return fail(err, errlen, "restore: '%s/state': %s", rs->dir,
+		return cli_fail(err, errlen, "restore: '%s/state': %s", rs->dir,
 			    e.err ? e.msg : "out of memory");
 	if ((rc = user_options(rs, argc, argv, err, errlen)))
 		return rc;
 	char why[CLI_ERR_MAX];
 	rc = cli_parse(rs->argc, rs->argv, cfg, why, sizeof(why));
 	if (rc != CLI_RUN)
-		return fail(err, errlen, "%s", rc < 0 ? why : "restore: --help is kvmini --help");
+		return cli_fail(err, errlen, "%s", rc < 0 ? why : "restore: --help is kvmini --help");
 	return open_memory(rs, cfg, err, errlen);
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vmm/cli.h"
+
 const char *snap_arch_name(uint32_t arch)
 {
 	switch (arch) {
@@ -79,24 +81,13 @@ static uint64_t le64(const uint8_t *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int parse_header(const uint8_t *buf, size_t len, uint32_t here, struct snap_header *h,
 			uint32_t *hsize, char *err, size_t errlen)
 {
 	if (len < 8 || memcmp(buf, SNAP_MAGIC, 8))
-		return bad(err, errlen, "not a kvmini snapshot (no %s header)", SNAP_MAGIC);
+		return cli_fail(err, errlen, "not a kvmini snapshot (no %s header)", SNAP_MAGIC);
 	if (len < SNAP_HEADER_SIZE)
-		return bad(err, errlen, "truncated: %zu bytes, less than the header", len);
+		return cli_fail(err, errlen, "truncated: %zu bytes, less than the header", len);
 	memset(h, 0, sizeof(*h));
 	h->version = le32(buf + 8);
 	h->arch = le32(buf + 12);
@@ -109,17 +100,17 @@ static int parse_header(const uint8_t *buf, size_t len, uint32_t here, struct sn
 	*hsize = le32(buf + 44);
 	h->created = le64(buf + 48);
 	if (h->version > SNAP_FORMAT_VERSION)
-		return bad(err, errlen, "snapshot format version %u (kvmini %s) is newer than this "
+		return cli_fail(err, errlen, "snapshot format version %u (kvmini %s) is newer than this "
 			   "kvmini reads (%d)", h->version, h->kvmini_version, SNAP_FORMAT_VERSION);
 	if (h->version == 0)
-		return bad(err, errlen, "snapshot format version 0 is not one kvmini ever wrote");
+		return cli_fail(err, errlen, "snapshot format version 0 is not one kvmini ever wrote");
 	if (h->arch != here)
-		return bad(err, errlen, "a snapshot of an %s guest; this kvmini runs %s guests",
+		return cli_fail(err, errlen, "a snapshot of an %s guest; this kvmini runs %s guests",
 			   snap_arch_name(h->arch), snap_arch_name(here));
 	if (*hsize < SNAP_HEADER_SIZE || *hsize > len)
-		return bad(err, errlen, "header size %u does not fit a %zu-byte file", *hsize, len);
+		return cli_fail(err, errlen, "header size %u does not fit a %zu-byte file", *hsize, len);
 	if (!h->ncpus || !h->ram_size)
-		return bad(err, errlen, "header says %u vCPUs and %llu bytes of RAM", h->ncpus,
+		return cli_fail(err, errlen, "header says %u vCPUs and %llu bytes of RAM", h->ncpus,
 			   (unsigned long long)h->ram_size);
 	return 0;
 }
@@ -137,28 +128,28 @@ int snap_parse(const uint8_t *buf, size_t len, uint32_t here, struct snapfile *f
 		return r;
 	for (off = hsize;;) {
 		if (len - off < 16)
-			return bad(err, errlen, "truncated: it ends after %zu bytes without its END "
+			return cli_fail(err, errlen, "truncated: it ends after %zu bytes without its END "
 				   "section", len);
 		struct snap_section s = { le32(buf + off), le32(buf + off + 4), le32(buf + off + 8),
 					  NULL, le32(buf + off + 12) };
 		if (s.len > len - off - 16)
-			return bad(err, errlen, "truncated: section %s (%u) at offset %zu claims %zu "
+			return cli_fail(err, errlen, "truncated: section %s (%u) at offset %zu claims %zu "
 				   "bytes, %zu are left", state_tag_name(s.tag, tag), s.instance, off,
 				   s.len, len - off - 16);
 		s.p = buf + off + 16;
 		if (s.tag == SNAP_TAG_END) {
 			if (s.len != 4 || le32(s.p) != snap_crc32(buf, off))
-				return bad(err, errlen, "damaged: the checksum does not match its contents");
+				return cli_fail(err, errlen, "damaged: the checksum does not match its contents");
 			if (off + 16 + s.len != len)
-				return bad(err, errlen, "%zu bytes after the END section",
+				return cli_fail(err, errlen, "%zu bytes after the END section",
 					   len - off - 16 - s.len);
 			return 0;
 		}
 		if (snap_find(f, s.tag, s.instance))
-			return bad(err, errlen, "section %s (%u) appears twice",
+			return cli_fail(err, errlen, "section %s (%u) appears twice",
 				   state_tag_name(s.tag, tag), s.instance);
 		if (f->n == SNAP_MAX_SECTIONS)
-			return bad(err, errlen, "more than %d sections", SNAP_MAX_SECTIONS);
+			return cli_fail(err, errlen, "more than %d sections", SNAP_MAX_SECTIONS);
 		f->s[f->n++] = s;
 		off += 16 + s.len;
 	}
