@@ -18,6 +18,7 @@
 #include "vmm/apiproto.h"
 #include "vmm/exit.h"
 #include "vmm/snapshot.h"
+#include "vmm/virtio_host.h"
 #include "vmm/vm.h"
 
 #define API_TAG 0x4150490000000000ull     /* "API" in the top bytes; slot below */
@@ -215,6 +216,17 @@ static void run(struct conn *c, const char *line, struct vm *vm)
 			 st.paused_ms, vm->paused ? "paused" : "running");
 		reply(c, out);
 		return;
+	case API_QUEUES: {
+		char *qs = virtio_host_queues_json(vm->virtio);
+		char *all = NULL;
+		if (!qs || asprintf(&all, "{\"ok\": true, \"devices\": %s}\n", qs) < 0)
+			error_reply(c, "out of memory");
+		else
+			reply(c, all);
+		free(qs);
+		free(all);
+		return;
+	}
 	case API_QUIT:
 		reply(c, "{\"ok\": true, \"state\": \"quitting\"}\n");
 		vm_request_exit(vm, KVMINI_EXIT_SIGTERM, "stopped by the API's quit command");

@@ -75,7 +75,7 @@ int api_parse(const char *line, struct api_cmd *c, char *err, size_t errlen)
 {
 	static const struct { const char *name; enum api_cmd_kind kind; } cmds[] = {
 		{ "status", API_STATUS }, { "pause", API_PAUSE }, { "resume", API_RESUME },
-		{ "snapshot", API_SNAPSHOT }, { "quit", API_QUIT },
+		{ "snapshot", API_SNAPSHOT }, { "quit", API_QUIT }, { "queues", API_QUEUES },
 	};
 	char key[32], val[API_LINE_MAX], cmd[32] = "";
 	bool have_dir = false;
@@ -127,7 +127,7 @@ int api_parse(const char *line, struct api_cmd *c, char *err, size_t errlen)
 				return cli_fail(err, errlen, "%s: takes no \"dir\"", cmd);
 			return 0;
 		}
-	return cli_fail(err, errlen, "\"%s\": unknown command (status, pause, resume, snapshot, quit)",
+	return cli_fail(err, errlen, "\"%s\": unknown command (status, pause, resume, snapshot, quit, queues)",
 		    cmd);
 }
 
@@ -171,13 +171,13 @@ int api_request(char *buf, size_t n, const char *cmd, const char *arg, char *err
 		api_json_string(q, sizeof(q), arg);
 		len = snprintf(buf, n, "{\"cmd\": \"snapshot\", \"dir\": %s}\n", q);
 	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-		   !strcmp(cmd, "quit")) {
+		   !strcmp(cmd, "quit") || !strcmp(cmd, "queues")) {
 		if (arg)
 			return cli_fail(err, errlen, "%s: takes no argument", cmd);
 		len = snprintf(buf, n, "{\"cmd\": \"%s\"}\n", cmd);
 	} else {
 		return cli_fail(err, errlen, "%s: unknown command (status, pause, resume, snapshot DIR, "
-			    "quit)", cmd);
+			    "quit, queues)", cmd);
 	}
 	return len < 0 || (size_t)len >= n ? -EINVAL : len;
 }

@@ -6,6 +6,7 @@
  *   {"cmd": "resume"}
  *   {"cmd": "snapshot", "dir": "/path"}
  *   {"cmd": "quit"}             the VM ends as on SIGTERM (status 143)
+ *   {"cmd": "queues"}           every virtqueue as device and driver see it now
  *
  * Replies: {"ok": true, ...} or {"ok": false, "error": "one line"}.
  *
@@ -17,7 +18,7 @@
 
 #include <stddef.h>
 
-enum api_cmd_kind { API_STATUS, API_PAUSE, API_RESUME, API_SNAPSHOT, API_QUIT };
+enum api_cmd_kind { API_STATUS, API_PAUSE, API_RESUME, API_SNAPSHOT, API_QUIT, API_QUEUES };
 
 #define API_LINE_MAX 4096
 

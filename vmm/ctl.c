@@ -30,13 +30,13 @@ static int die(const char *fmt, const char *a, const char *b)
 int ctl_main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[API_LINE_MAX + 64], err[256], dir[PATH_MAX + 2], reply[API_LINE_MAX + 512];
+	char req[API_LINE_MAX + 64], err[256], dir[PATH_MAX + 2], reply[64 * 1024];
 	const char *arg = argc > 4 ? argv[4] : NULL;
 	size_t got = 0;
 	int fd, n;
 
 	if (argc < 4 || argc > 5)
-		return die("usage: kvmini ctl SOCKET status|pause|resume|quit|snapshot DIR%s%s", "", "");
+		return die("usage: kvmini ctl SOCKET status|pause|resume|quit|queues|snapshot DIR%s%s", "", "");
 	if (arg && !strcmp(argv[3], "snapshot") && arg[0] != '/') {
 		char cwd[PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd)) ||

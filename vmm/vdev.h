@@ -104,6 +104,9 @@ struct iothread *vdev_disk_iothread(struct vdev *v, int pinned);
 struct iothread *vdev_net_iothread(struct vdev *v);
 void vdev_set_queue_io(struct vdev *v, uint16_t q, struct iothread *io);
 
+/* kvmini ctl SOCK queues: one device's queues as JSON (vdev_queues.c). */
+void vdev_queues_json(struct vdev *v, FILE *f);
+
 extern const struct vdev_class vdev_blk_class, vdev_net_class, vdev_console_class;
 
 #endif

@@ -107,12 +107,15 @@ static void stats(struct vdev *v, int i, FILE *out)
 
 static void stats_json(struct vdev *v, int i, FILE *out)
 {
-	const struct virtio_net_stats *s = &((struct net_host *)v->priv)->dev.stats;
+	const struct virtio_net *n = &((struct net_host *)v->priv)->dev;
+	const struct virtio_net_stats *s = &n->stats;
 
-	fprintf(out, "{\"device\": \"net%d\", \"rx_frames\": %llu, \"rx_bytes\": %llu, "
+	fprintf(out, "{\"device\": \"net%d\", \"rx_waits_for_buffers\": %s, \"rx_frame_held\": %s, "
+		"\"rx_frames\": %llu, \"rx_bytes\": %llu, "
 		"\"rx_dropped\": %llu, \"rx_errors\": %llu, \"tx_frames\": %llu, \"tx_bytes\": %llu, "
 		"\"tx_dropped\": %llu, \"ctrl_ok\": %llu, \"ctrl_err\": %llu, \"malformed\": %llu}",
-		i, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+		i, n->rx_stalled ? "true" : "false", n->rx_len ? "true" : "false",
+		(unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 		(unsigned long long)s->rx_dropped, (unsigned long long)s->rx_errors,
 		(unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
 		(unsigned long long)s->tx_dropped, (unsigned long long)s->ctrl_ok,

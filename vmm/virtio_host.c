@@ -340,6 +340,26 @@ static char *devices_json(struct virtio_host *h)
 	return buf;
 }
 
+char *virtio_host_queues_json(struct virtio_host *h)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputc('[', f);
+	for (int i = 0, n = 0; h && i < h->ndevs; i++) {
+		if (!h->devs[i].vd)
+			continue;
+		fputs(n++ ? ", " : "", f);
+		vdev_queues_json(&h->devs[i], f);
+	}
+	fputc(']', f);
+	fclose(f);
+	return buf;
+}
+
 void virtio_host_destroy(struct virtio_host *h)
 {
 	if (!h)

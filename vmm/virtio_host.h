@@ -13,6 +13,9 @@ struct virtio_host;
  * opened (vm->env->backends) and maps it; errors name the option. */
 int virtio_host_create(struct vm *vm, struct virtio_host **out, char *err, size_t errlen);
 void virtio_host_destroy(struct virtio_host *h);
+/* Every device's queues as they stand, one JSON array on one line
+ * (malloc'd; NULL when out of memory). */
+char *virtio_host_queues_json(struct virtio_host *h);
 
 /* Call once the vCPUs exist: retries the irqfds KVM refused while the
  * interrupt controller was not initialised (arm64: KVM_IRQFD is -EAGAIN

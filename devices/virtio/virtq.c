@@ -235,3 +235,33 @@ void virtq_unpop(struct virtq *q, uint16_t head, uint16_t ndescs)
 		return;
 	}
 }
+
+void virtq_view(struct virtq *q, struct virtq_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->ready = q->ready;
+	v->mapped = q->desc && q->avail && q->used;
+	v->broken = q->broken;
+	v->packed = q->layout == VIRTQ_PACKED;
+	v->event_idx = q->event_idx;
+	v->indirect = q->indirect;
+	v->num = q->num;
+	v->desc_gpa = q->desc_gpa;
+	v->avail_gpa = q->avail_gpa;
+	v->used_gpa = q->used_gpa;
+	v->last_avail = q->last_avail_idx;
+	v->used = q->used_idx;
+	v->signalled = q->signalled_used;
+	v->signalled_valid = q->signalled_used_valid;
+	if (!q->ready)
+		return;
+	v->has_work = virtq_has_work(q);
+	switch (q->layout) {
+	case VIRTQ_SPLIT:
+		virtq_split_view(q, v);
+		return;
+	case VIRTQ_PACKED:
+		virtq_packed_view(q, v);
+		return;
+	}
+}

@@ -117,6 +117,30 @@ bool virtq_has_work(struct virtq *q);
  * first. */
 void virtq_unpop(struct virtq *q, uint16_t head, uint16_t ndescs);
 
+/* A queue as both sides see it now, for diagnosis (kvmini ctl SOCK queues):
+ * the device's own positions and the driver's suppression fields read from
+ * the rings. Read-only: nothing here changes the queue. Split: avail_idx is
+ * the driver's avail->idx, used_ring_idx our used->idx as the ring holds it,
+ * drv_flags avail->flags, drv_event used_event, dev_flags used->flags,
+ * dev_event avail_event. Packed: next_flags are the flags of the slot we
+ * take next, drv_* and dev_* the two event-suppression structures (flags,
+ * off_wrap). */
+struct virtq_view {
+	bool ready, mapped, broken, packed, event_idx, indirect;
+	uint16_t num;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail, used;         /* split: indexes; packed: slots */
+	bool avail_wrap, used_wrap;        /* packed */
+	uint16_t signalled;
+	bool signalled_valid, signalled_wrap;
+	uint32_t in_flight;                /* packed: ids taken and not returned */
+	bool has_work;
+	uint16_t avail_idx, used_ring_idx; /* split */
+	uint16_t next_flags;               /* packed */
+	uint16_t drv_flags, drv_event, dev_flags, dev_event;
+};
+void virtq_view(struct virtq *q, struct virtq_view *v);
+
 /* ---- layout back-ends: internal to virtq*.c, devices use the above ---- */
 /* Marks q broken with a warning naming why; returns -EINVAL. */
 int virtq_broken(struct virtq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -131,6 +155,7 @@ void virtq_split_flush(struct virtq *q, uint16_t count);
 bool virtq_split_should_notify(struct virtq *q);
 void virtq_split_enable_notify(struct virtq *q, bool enable);
 bool virtq_split_has_work(struct virtq *q);
+void virtq_split_view(struct virtq *q, struct virtq_view *v);
 int virtq_packed_start(struct virtq *q);
 int virtq_packed_pop(struct virtq *q, struct virtq_elem *e);
 void virtq_packed_fill(struct virtq *q, const struct virtq_token *t, uint32_t len, uint16_t i);
@@ -138,6 +163,7 @@ void virtq_packed_flush(struct virtq *q, uint16_t count);
 bool virtq_packed_should_notify(struct virtq *q);
 void virtq_packed_enable_notify(struct virtq *q, bool enable);
 bool virtq_packed_has_work(struct virtq *q);
+void virtq_packed_view(struct virtq *q, struct virtq_view *v);
 void virtq_packed_unpop(struct virtq *q, uint16_t head, uint16_t ndescs);
 
 #endif

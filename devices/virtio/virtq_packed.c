@@ -351,3 +351,19 @@ void virtq_packed_unpop(struct virtq *q, uint16_t head, uint16_t ndescs)
 	if (head < q->num)
 		set_inflight(q, head, false);
 }
+
+void virtq_packed_view(struct virtq *q, struct virtq_view *v)
+{
+	v->avail_wrap = q->avail_wrap;
+	v->used_wrap = q->used_wrap;
+	v->signalled_wrap = q->signalled_wrap;
+	for (uint32_t i = 0; i < q->num && i < VIRTQ_PACKED_MAX_SIZE; i++)
+		v->in_flight += inflight(q, (uint16_t)i);
+	if (!q->desc || !q->avail || !q->used)
+		return;
+	v->next_flags = load_flags(q, q->last_avail_idx);
+	v->drv_flags = load_event(q, q->avail, EVENT_FLAGS);
+	v->drv_event = load_event(q, q->avail, EVENT_OFF_WRAP);
+	v->dev_flags = load_event(q, q->used, EVENT_FLAGS);
+	v->dev_event = load_event(q, q->used, EVENT_OFF_WRAP);
+}

@@ -273,3 +273,17 @@ bool virtq_split_has_work(struct virtq *q)
 		return false;
 	return avail_idx_acquire(q) != q->last_avail_idx;
 }
+
+void virtq_split_view(struct virtq *q, struct virtq_view *v)
+{
+	if (!q->avail || !q->used)
+		return;
+	v->avail_idx = load16(q, (const uint8_t *)q->avail + AVAIL_IDX, __ATOMIC_ACQUIRE);
+	v->drv_flags = load16(q, (const uint8_t *)q->avail + AVAIL_FLAGS, __ATOMIC_RELAXED);
+	v->drv_event = load16(q, (const uint8_t *)q->avail + AVAIL_RING + 2u * q->num,
+			      __ATOMIC_RELAXED);
+	v->used_ring_idx = load16(q, (const uint8_t *)q->used + USED_IDX, __ATOMIC_RELAXED);
+	v->dev_flags = load16(q, (const uint8_t *)q->used + USED_FLAGS, __ATOMIC_RELAXED);
+	v->dev_event = load16(q, (const uint8_t *)q->used + USED_RING + USED_ELEM * q->num,
+			      __ATOMIC_RELAXED);
+}

@@ -28,6 +28,8 @@ static void good_requests(void **s)
 	assert_string_equal(c.dir, "/tmp/s\"nAp");
 	assert_int_equal(api_parse("{\"cmd\":\"quit\"}", &c, err, sizeof(err)), 0);
 	assert_int_equal(c.kind, API_QUIT);
+	assert_int_equal(api_parse("{\"cmd\":\"queues\"}", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.kind, API_QUEUES);
 }
 
 static void bad(const char *line, const char *msg)
@@ -73,6 +75,9 @@ static void requests_for_ctl(void **s)
 	assert_int_equal(api_request(buf, sizeof(buf), "pause", "x", err, sizeof(err)), -EINVAL);
 	assert_int_equal(api_request(buf, sizeof(buf), "frob", NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "unknown command"));
+	assert_true(api_request(buf, sizeof(buf), "queues", NULL, err, sizeof(err)) > 0);
+	assert_string_equal(buf, "{\"cmd\": \"queues\"}\n");
+	assert_int_equal(api_request(buf, sizeof(buf), "queues", "x", err, sizeof(err)), -EINVAL);
 	char q[32];
 	api_json_string(q, sizeof(q), "a\nb");
 	assert_string_equal(q, "\"a\\u000ab\"");

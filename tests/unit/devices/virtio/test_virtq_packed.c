@@ -630,6 +630,46 @@ static void test_hostile_batch_longer_than_ring(void **state)
 	}
 }
 
+
+/* kvmini ctl queues: the view reports both sides without changing either. */
+static void test_view(void **state)
+{
+	struct guest *g = *state;
+	struct seg s[] = { { BUF_GPA, 8, true } };
+	struct virtq_view v;
+
+	assert_int_equal(start_q(g, 4, FEAT_EV), 0);
+	g->q->ready = true;
+	w16(g, DRV_GPA, 2 | 0x8000);                         /* driver: off_wrap */
+	w16(g, DRV_GPA + 2, 2);                              /* driver: DESC */
+	post(g, s, 1, 0, 0);
+	post(g, s, 1, 3, 0);
+	assert_int_equal(virtq_pop(g->q, &g->e), 1);
+	virtq_enable_notify(g->q, true);
+	memcpy(g->snap, g->ram, RAM_SIZE);
+	virtq_view(g->q, &v);
+	assert_memory_equal(g->snap, g->ram, RAM_SIZE);
+	assert_true(v.ready && v.mapped && v.packed && v.event_idx);
+	assert_false(v.broken);
+	assert_int_equal(v.num, 4);
+	assert_int_equal(v.last_avail, 1);
+	assert_int_equal(v.used, 0);
+	assert_true(v.avail_wrap && v.used_wrap);
+	assert_int_equal(v.in_flight, 1);
+	assert_true(v.has_work);                             /* id 3 waits at slot 1 */
+	assert_int_equal(v.next_flags & (D_AVAIL | D_USED), D_AVAIL);
+	assert_int_equal(v.drv_flags, 2);
+	assert_int_equal(v.drv_event, 2 | 0x8000);
+	assert_int_equal(v.dev_flags, 2);
+	assert_int_equal(v.dev_event, 1 | 0x8000);
+	/* the view does not pop: the next pop still finds id 3 */
+	assert_int_equal(virtq_pop(g->q, &g->e), 1);
+	assert_int_equal(g->e.head, 3);
+	virtq_view(g->q, &v);
+	assert_false(v.has_work);
+	assert_int_equal(v.in_flight, 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -655,6 +695,7 @@ int main(void)
 		T(test_hostile_outside_ram),
 		T(test_hostile_readable_after_writable),
 		T(test_hostile_batch_longer_than_ring),
+		T(test_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
