@@ -77,6 +77,9 @@ struct virtq {
 	 * ids in flight */
 	bool avail_wrap, used_wrap, signalled_wrap, packed_started;
 	uint16_t batch_slots, first_slot, first_flags;
+	/* Slots used since the last should_notify, counted in full (the
+	 * positions above only count modulo two laps). */
+	uint32_t batch_total, unsignalled;
 	uint8_t inflight[VIRTQ_PACKED_MAX_SIZE / 8];
 	/* snapshot restore (virtio_state.c): the rings were mapped when saved */
 	bool mapped_on_load;

@@ -227,7 +227,7 @@ void virtq_packed_fill(struct virtq *q, const struct virtq_token *t, uint32_t le
 	if (!q->desc)
 		return;
 	if (i == 0)
-		q->batch_slots = 0;
+		q->batch_slots = 0, q->batch_total = 0;
 	if (t->head < q->num)
 		set_inflight(q, t->head, false);
 	if (len > t->in_len)
@@ -245,6 +245,7 @@ void virtq_packed_fill(struct virtq *q, const struct virtq_token *t, uint32_t le
 	}
 	/* Modulo two laps: the same slot and wrap counter, and no overflow. */
 	q->batch_slots = (uint16_t)((q->batch_slots + (t->ndescs ? t->ndescs : 1u)) % (2u * q->num));
+	q->batch_total += t->ndescs ? t->ndescs : 1u;
 }
 
 void virtq_packed_flush(struct virtq *q, uint16_t count)
@@ -257,6 +258,9 @@ void virtq_packed_flush(struct virtq *q, uint16_t count)
 			 cpu_to_virtio16(q->dev, q->first_flags), __ATOMIC_RELEASE);
 	advance(q, &q->used_idx, &q->used_wrap, q->batch_slots);
 	q->batch_slots = 0;
+	q->unsignalled = q->unsignalled + q->batch_total < q->unsignalled
+				 ? UINT32_MAX : q->unsignalled + q->batch_total;
+	q->batch_total = 0;
 }
 
 /* ---- notifications (§2.8.10) ---- */
@@ -291,12 +295,18 @@ bool virtq_packed_should_notify(struct virtq *q)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	uint32_t old = lin(q, q->signalled_used, q->signalled_wrap);
 	uint32_t new = lin(q, q->used_idx, q->used_wrap);
+	/* Positions are known modulo two laps only. A device that used two
+	 * laps or more since it last looked (a long pass while the driver
+	 * refills on another vCPU) cannot tell from them whether it passed
+	 * the driver's event, which then may well lie behind it: notify. */
+	bool lapped = q->unsignalled >= 2u * q->num;
+	q->unsignalled = 0;
 	q->signalled_used = q->used_idx;
 	q->signalled_wrap = q->used_wrap;
 	uint16_t flags = load_event(q, q->avail, EVENT_FLAGS) & 3;
 	if (flags == EVENT_F_DISABLE)
 		return false;
-	if (flags != EVENT_F_DESC || !q->event_idx)
+	if (flags != EVENT_F_DESC || !q->event_idx || lapped)
 		return true;      /* ENABLE; DESC without EVENT_IDX means nothing */
 	uint16_t ow = load_event(q, q->avail, EVENT_OFF_WRAP);
 	uint16_t off = ow & 0x7fff;

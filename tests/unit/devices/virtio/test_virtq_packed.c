@@ -631,6 +631,37 @@ static void test_hostile_batch_longer_than_ring(void **state)
 }
 
 
+/* The device used two laps and more of the ring between two looks at the
+ * driver's event (a long receive pass while the driver refills on another
+ * vCPU): positions modulo two laps cannot say whether it passed the event,
+ * so it must notify. Before the fix, 9 elements on a 4-slot ring after an
+ * event one slot ahead looked like one element that had not reached it,
+ * and the interrupt was lost: the driver waited for it, the device for
+ * buffers (a packed RX stall under a UDP flood in the lab). */
+static void test_driver_event_after_two_laps(void **state)
+{
+	struct guest *g = *state;
+
+	assert_int_equal(start_q(g, 4, FEAT_EV), 0);
+	w16(g, DRV_GPA + 2, 2);                             /* DESC */
+	complete_one(g, 0);
+	virtq_should_notify(g->q);                          /* looked at slot 1 */
+	w16(g, DRV_GPA, 2 | 0x8000);                        /* slot 2 of lap 1 */
+	for (int i = 0; i < 9; i++)                         /* slots 1..9: 2 laps and a bit */
+		complete_one(g, (uint16_t)(i % 4));
+	assert_true(virtq_should_notify(g->q));
+	/* and in one batch of many laps */
+	w16(g, DRV_GPA, g->q->used_idx | (g->q->used_wrap ? 0x8000 : 0));
+	for (int i = 0; i < 8; i++)
+		complete_one(g, (uint16_t)(i % 4));
+	assert_true(virtq_should_notify(g->q));
+	/* one element that does not reach the event: still quiet */
+	w16(g, DRV_GPA, (uint16_t)((g->q->used_idx + 2) % 4) |
+		(((g->q->used_idx + 2) < 4) == g->q->used_wrap ? 0x8000 : 0));
+	complete_one(g, 0);
+	assert_false(virtq_should_notify(g->q));
+}
+
 /* kvmini ctl queues: the view reports both sides without changing either. */
 static void test_view(void **state)
 {
@@ -695,6 +726,7 @@ int main(void)
 		T(test_hostile_outside_ram),
 		T(test_hostile_readable_after_writable),
 		T(test_hostile_batch_longer_than_ring),
+		T(test_driver_event_after_two_laps),
 		T(test_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
