@@ -97,6 +97,8 @@ vmm_cmd() {
 			"$(q "$bin")" "$(q "$BENCH_KERNEL")" "$(q "$BENCH_INITRD")" "$(q "$BENCH_CMDLINE")" \
 			"$BENCH_CPUS" "$BENCH_MEMORY_MIB" "$VMM_LIMIT" "$(q "$BENCH_DISK${dopts:+,$dopts}")"
 		[ "$BENCH_NET" = 1 ] && printf -- '--net %s ' "$(q "tap=$BENCH_TAP${nopts:+,$nopts}")"
+		# For queues_dump: a step that outlives its time shows its queues.
+		printf -- '--api-socket %s ' "$(q "$D/api.sock")"
 		;;
 	qemu)
 		printf '%s -M q35 -accel kvm -cpu host -smp %s -m %sM -nodefaults -no-user-config -display none -no-reboot -serial stdio ' \
@@ -169,11 +171,24 @@ guest_trouble() {
 	[ -n "$l" ] && printf '; guest: %s' "$l"
 }
 
+# queues_dump K WHEN: a kvmini's virtqueues as they stand (kvmini ctl
+# queues) into K.queues-WHEN, when step K ran past its time or failed: what
+# tells "the device waits for a kick" from "the driver waits for an
+# interrupt" in a guest whose I/O stopped moving.
+queues_dump() {
+	local bin
+	[ -S "$D/api.sock" ] || return 0
+	eval "bin=\$VMM${VI}_BIN"
+	"$bin" ctl "$D/api.sock" queues >"$D/$1.queues-$2" 2>&1
+	log "$LABEL run $RUN: step $1 $2: queues in $D/$1.queues-$2"
+}
+
 fail_run() { echo "status=failed" >>"$D/status"; echo "reason=$*" >>"$D/status"; log "$LABEL run $RUN: FAILED: $*"; }
 
 # boot_vmm I: one boot of VMM I into $D; returns 0 when the guest finished.
 boot_vmm() {
 	local i=$1 t0 ok k limit r step rc e b
+	VI=$i
 	CON=$D/console.raw
 	rm -f "$D/in" "$CON"
 	mkfifo "$D/in"
@@ -218,14 +233,21 @@ boot_vmm() {
 		step=$(tr -d '\r' <"$CON" | sed -n "s/^BENCH-READY $k \([^ ]*\).*/\1/p" | head -n1)
 		kvm_sample "$VPID" "$D/$k.before"
 		echo "go $k" >&7
+		# Past its run time and some: look at the queues while it hangs.
+		( sleep $((BENCH_RUNTIME + 5)); grep -q "^BENCH-END $k " "$CON" || queues_dump $k late ) &
+		QD=$!
 		wait_line "^BENCH-END $k [^ ]* rc=[0-9]* \." $((BENCH_RUNTIME + BENCH_GRACE + 30))
-		case $? in
+		r=$?
+		kill $QD 2>/dev/null
+		wait $QD 2>/dev/null
+		case $r in
 		1) fail_run "step $k ($step) did not end within $((BENCH_RUNTIME + BENCH_GRACE + 30))s$(guest_trouble)"; ok=0; break ;;
 		2) sleep 1; fail_run "the VMM exited during step $k ($step): $(tail -n 1 "$D/stderr.txt")$(guest_trouble)"; ok=0; break ;;
 		esac
 		kvm_sample "$VPID" "$D/$k.after"
 		echo "ack $k" >&7
 		rc=$(tr -d '\r' <"$CON" | sed -n "s/^BENCH-END $k [^ ]* rc=\([0-9]*\).*/\1/p" | head -n1)
+		[ "$rc" = 0 ] || queues_dump $k failed
 		echo "$k $step rc=$rc" >>"$D/steps"
 		log "$LABEL run $RUN: $step rc=$rc"
 		k=$((k + 1))
