@@ -200,10 +200,14 @@ static int run(const struct vm_config *cfg, const struct restore_src *rs)
 		.deadline = &deadline, .files = &f, .backends = &be, .verdict = &verdict,
 		.api = api, .restore = rs,
 	};
+	/* The whole run's exits, restarts included (NULL: "exits" is null). */
+	struct exit_stats *exits = calloc(1, sizeof(*exits));
 	console_start(&con);
 	for (;;) {
 		struct vm_outcome out = { 0 };
 		outcome = vm_run(&env, &out);
+		if (exits)
+			exit_stats_add(exits, &out.exits);
 		if (outcome == KVMINI_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART) {
 			free(out.crash_dump);
 			free(out.devices_json);
@@ -231,6 +235,7 @@ static int run(const struct vm_config *cfg, const struct restore_src *rs)
 				.guest_status = outcome == KVMINI_EXIT_GUEST ? out.guest_status : -1,
 				.reason = out.reason, .wall_s = (double)(verdict_now_ns() - t0) / 1e9,
 				.restarts = restarts, .devices_json = out.devices_json,
+				.exits = exits,
 			};
 			int e = result_write(cfg, &rr, &verdict);
 			if (e)
@@ -246,7 +251,8 @@ static int run(const struct vm_config *cfg, const struct restore_src *rs)
 	kvm_close(&kvm);
 	backends_close(&be);
 	verdict_destroy(&verdict);
-		return status;
+	free(exits);
+	return status;
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vmm/exit.h"
+#include "vmm/exit_stats.h"
 #include "vmm/verdict.h"
 
 void json_string(FILE *f, const char *s)
@@ -43,6 +44,10 @@ const char *result_outcome_name(int outcome)
 	return "unknown";
 }
 
+/* Ports and MMIO pages listed in "exits": enough for a Linux boot's
+ * (about a dozen of each), short enough to read. */
+#define RESULT_TOP_SITES 16
+
 static void seconds(FILE *f, const char *key, double s)
 {
 	if (s < 0)
@@ -78,7 +83,13 @@ int result_write(const struct vm_config *cfg, const struct run_result *r, struct
 	fprintf(f, ",\n  \"console_bytes\": %llu", v ? (unsigned long long)v->total : 0ULL);
 	fprintf(f, ",\n  \"vcpus\": %d,\n  \"memory_mib\": %llu,\n  \"restarts\": %d",
 		cfg->ncpus, (unsigned long long)(cfg->mem_size >> 20), r->restarts);
-	fprintf(f, ",\n  \"devices\": %s\n}\n", r->devices_json ? r->devices_json : "[]");
+	fprintf(f, ",\n  \"devices\": %s", r->devices_json ? r->devices_json : "[]");
+	fprintf(f, ",\n  \"exits\": ");
+	if (r->exits)
+		exit_stats_json(r->exits, f, RESULT_TOP_SITES);
+	else
+		fprintf(f, "null");
+	fprintf(f, "\n}\n");
 	if (fclose(f))
 		return -errno;
 	return 0;

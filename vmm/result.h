@@ -7,6 +7,7 @@
 
 #include "vmm/cli.h"
 
+struct exit_stats;
 struct verdict;
 
 struct run_result {
@@ -17,6 +18,7 @@ struct run_result {
 	double wall_s;
 	int restarts;
 	const char *devices_json;     /* a JSON array, or NULL */
+	const struct exit_stats *exits;   /* the run's exits (vmm/exit_stats.h), or NULL */
 };
 
 /* Writes r (and what verdict saw) to cfg->result. 0 or -errno. */

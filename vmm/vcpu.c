@@ -46,6 +46,7 @@ static void handle_io(struct vcpu *v)
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
 	int is_write = r->io.direction == KVM_EXIT_IO_OUT;
 
+	exit_stats_port(&v->stats, r->io.port, is_write);
 	/* String I/O (rep outs/ins) arrives as count back-to-back accesses. */
 	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size) {
 		int rc = bus_access(&v->vm->pio, r->io.port, data, r->io.size, is_write);
@@ -56,6 +57,8 @@ static void handle_io(struct vcpu *v)
 static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
+
+	exit_stats_mmio(&v->stats, r->mmio.phys_addr, r->mmio.is_write);
 	int rc = bus_access(&v->vm->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
 			    r->mmio.is_write);
 	trace("mmio", r->mmio.phys_addr, r->mmio.data, r->mmio.len, r->mmio.is_write, rc != 0);
@@ -110,6 +113,7 @@ static int handle_exit(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 
+	exit_stats_reason(&v->stats, r->exit_reason);
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);
@@ -169,6 +173,7 @@ void *vcpu_thread(void *arg)
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				exit_stats_reason(&v->stats, KVM_EXIT_INTR);
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				/* A pause (vm_pause.c): this KVM_RUN completed the
 				 * last exit, so the vCPU's state is whole now. */

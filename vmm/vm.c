@@ -443,6 +443,18 @@ static int start_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
+/* The vCPUs are stopped: their exit counters are whole. KVMINI_STATS=1
+ * prints them beside the devices' counters. */
+static void sum_exits(struct vm *vm, struct exit_stats *sum)
+{
+	const char *stats = getenv("KVMINI_STATS");
+
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		exit_stats_add(sum, &vm->vcpus[i].stats);
+	if (stats && *stats && strcmp(stats, "0"))
+		exit_stats_print(sum, stderr, 12);
+}
+
 int vm_run(const struct vm_env *env, struct vm_outcome *out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));   /* large: the vCPU array */
@@ -476,6 +488,7 @@ int vm_run(const struct vm_env *env, struct vm_outcome *out)
 	}
 	verdict_bind(env->verdict, NULL, NULL);
 	vm_stop_vcpus(vm);
+	sum_exits(vm, &out->exits);
 	out->status = atomic_load(&vm->exit_status);
 	out->guest_status = vm->guest_status;
 	snprintf(out->reason, sizeof(out->reason), "%s", vm->exit_reason);

@@ -15,6 +15,7 @@
 #include "serial/uart16550.h"
 #include "vmm/bus.h"
 #include "vmm/cli.h"
+#include "vmm/exit_stats.h"
 
 struct api;
 struct backends;
@@ -29,6 +30,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	int started;
+	struct exit_stats stats;     /* this thread's alone while it runs */
 };
 
 struct vm {
@@ -104,6 +106,7 @@ struct vm_outcome {
 	char *crash_dump;    /* malloc'd register dump of a crashed vCPU, or NULL */
 	int guest_status;    /* with status KVMINI_EXIT_GUEST: what the guest reported */
 	char *devices_json;  /* malloc'd JSON array of the devices' counters, for --result */
+	struct exit_stats exits;   /* every vCPU's exits, summed */
 };
 
 /* Builds and runs one VM until it ends; returns its exit status (also in

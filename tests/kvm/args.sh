@@ -223,6 +223,20 @@ args-dev-kvm-not-kvm)
 		touch /dev/kvm && mount --bind '$T/null' /dev/kvm &&
 		exec '$KVMINI' run --kernel '$PVH'" </dev/null >"$out" 2>"$err"
 	st=$?; one_line "/dev/kvm: not a KVM device (KVM_GET_API_VERSION: Inappropriate ioctl for device)" ;;
+# Not a bad argument, but as these, it needs no KVM: a fake one
+# (fakekvm.c "exits") plays ten exits, and kvmini's exit accounting must
+# count each where it happened, in --result and with KVMINI_STATS=1.
+args-exit-stats)
+	via env FAKEKVM=fake-vm,exits LD_PRELOAD="$FAKEKVM_SO" KVMINI_STATS=1 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" -- \
+		run --kernel "$PVH" --seccomp off --console "file:$con" --result "$T/r.json"
+	[ "$st" = 0 ] || fail "exit status $st, expected 0 (poweroff)"
+	[ "$(cat "$con")" = hi ] || fail "the console has '$(cat "$con")', not the guest's 'hi'"
+	want='"exits": {"total": 10, "io": 6, "mmio": 3, "hlt": 0, "intr": 0, "system_event": 1, "shutdown": 0, "other": 0, "ports": 3, "mmio_pages": 1, "top_ports": [{"port": "0x3f8", "reads": 0, "writes": 3}, {"port": "0x3fd", "reads": 2, "writes": 0}, {"port": "0x80", "reads": 0, "writes": 1}], "top_mmio": [{"page": "0xfed00000", "reads": 2, "writes": 1}]}'
+	grep -qF "$want" "$T/r.json" || fail "--result's exits: $(grep '"exits"' "$T/r.json")"
+	has "$err" "kvmini: exits: 10 to kvmini, io 6, mmio 3, hlt 0, intr 0, system_event 1"
+	has "$err" "kvmini: exits: port 0x3f8: 3 (0 reads, 3 writes)"
+	has "$err" "kvmini: exits: mmio page 0xfed00000: 3 (2 reads, 1 writes)" ;;
 args-dev-kvm-api-11)
 	fakekvm api=11 run --kernel "$PVH"
 	one_line "/dev/kvm: KVM API version 11, kvmini needs 12" ;;

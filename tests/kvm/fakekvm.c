@@ -30,6 +30,14 @@
  *                  (after forbid-on-run's system call, if that is given
  *                  too). Not with "forward"; kvmini needs --seccomp off
  *                  (memfd_create is not in its filters).
+ *   exits          with fake-vm: vCPU 0's KVM_RUN plays a fixed list of
+ *                  exits instead of ending the process (exit_script below:
+ *                  port writes "hi\n" to COM1, two reads of its line
+ *                  status, one string write of 4 bytes to port 0x80, two
+ *                  MMIO reads and a write to an unmapped page, then a
+ *                  shutdown system event, so kvmini powers off with status
+ *                  0); other vCPUs wait. For checking kvmini's exit
+ *                  accounting (tests/kvm/args.sh args-exit-stats).
  *
  * Without "forward" no KVM is needed: opening /dev/kvm gives a memfd, every
  * capability not named is there, and any other ioctl on it (or on a VM it
@@ -77,7 +85,7 @@ static const struct { const char *name; int cap; } cap_names[] = {
 #define MAX_VMS 8
 
 static struct {
-	bool parsed, forward, forbid_on_run, fake_vm;
+	bool parsed, forward, forbid_on_run, fake_vm, exits;
 	int api;                      /* 0: not given */
 	int create_vm_errno;
 	int no_caps[MAX_NO_CAPS];
@@ -157,6 +165,8 @@ static void parse_cfg(void)
 			cfg.forbid_on_run = true;
 		else if (!strcmp(t, "fake-vm"))
 			cfg.fake_vm = true;
+		else if (!strcmp(t, "exits"))
+			cfg.exits = true;
 		else if (!strncmp(t, "api=", 4) && atoi(t + 4) > 0)
 			cfg.api = atoi(t + 4);
 		else if (!strncmp(t, "create-vm=", 10))
@@ -168,6 +178,8 @@ static void parse_cfg(void)
 	}
 	if (cfg.fake_vm && cfg.forward)
 		die("items", "fake-vm with forward");
+	if (cfg.exits && !cfg.fake_vm)
+		die("items", "exits without fake-vm");
 }
 
 static bool cap_missing(int cap)
@@ -532,6 +544,76 @@ static void reset_lapic(struct kvm_lapic_state *l, int id)
 }
 #endif
 
+/* "exits": what vCPU 0's KVM_RUN reports, one exit per call. */
+static const struct fake_exit {
+	uint32_t reason;
+	uint64_t addr;                /* port or guest-physical address */
+	uint8_t write, size, count;   /* count: accesses of a string port exit */
+	uint8_t data;
+} exit_script[] = {
+	{ KVM_EXIT_IO, 0x3f8, 1, 1, 1, 'h' },
+	{ KVM_EXIT_IO, 0x3f8, 1, 1, 1, 'i' },
+	{ KVM_EXIT_IO, 0x3f8, 1, 1, 1, '\n' },
+	{ KVM_EXIT_IO, 0x3fd, 0, 1, 1, 0 },
+	{ KVM_EXIT_IO, 0x3fd, 0, 1, 1, 0 },
+	{ KVM_EXIT_IO, 0x80, 1, 1, 4, 0x55 },
+	{ KVM_EXIT_MMIO, 0xfed00000, 0, 4, 1, 0 },
+	{ KVM_EXIT_MMIO, 0xfed00ffc, 0, 4, 1, 0 },
+	{ KVM_EXIT_MMIO, 0xfed00010, 1, 4, 1, 0x11 },
+	{ KVM_EXIT_SYSTEM_EVENT, 0, 0, 0, 0, 0 },
+};
+
+/* A vCPU with nothing (more) to run waits as KVM_RUN would, until kvmini
+ * kicks it out: immediate_exit, set before the kick signal, ends the wait
+ * with EINTR (polled, so a signal that came first is not missed). */
+static int wait_kick(struct kvm_run *run)
+{
+	while (!__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	errno = EINTR;
+	return -1;
+}
+
+/* Fills the vCPU's kvm_run (its memfd, mapped here too) with the next exit
+ * of the script; vCPUs other than 0 only wait. */
+static int play_exit(int fd, int id)
+{
+	static atomic_uint next;
+	struct kvm_run *run = mmap(NULL, (size_t)vcpu_mmap_size(), PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0);
+	int r = 0;
+
+	if (run == MAP_FAILED)
+		abort();
+	unsigned i = id == 0 ? atomic_fetch_add(&next, 1) : ~0u;
+	if (i >= sizeof(exit_script) / sizeof(exit_script[0])) {
+		r = wait_kick(run);
+		munmap(run, (size_t)vcpu_mmap_size());
+		return r;
+	}
+	const struct fake_exit *e = &exit_script[i];
+	run->exit_reason = e->reason;
+	if (e->reason == KVM_EXIT_IO) {
+		uint8_t *data = (uint8_t *)run + sysconf(_SC_PAGESIZE);
+		run->io.direction = e->write ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
+		run->io.size = e->size;
+		run->io.port = (uint16_t)e->addr;
+		run->io.count = e->count;
+		run->io.data_offset = (uint64_t)sysconf(_SC_PAGESIZE);
+		memset(data, e->data, (size_t)e->size * e->count);
+	} else if (e->reason == KVM_EXIT_MMIO) {
+		run->mmio.phys_addr = e->addr;
+		run->mmio.len = e->size;
+		run->mmio.is_write = e->write;
+		memset(run->mmio.data, e->data, sizeof(run->mmio.data));
+	} else {
+		run->system_event.type = KVM_SYSTEM_EVENT_SHUTDOWN;
+		run->system_event.ndata = 0;
+	}
+	munmap(run, (size_t)vcpu_mmap_size());
+	return r;
+}
+
 static int fake_vm_ioctl(int fd, bool kvm, unsigned long req, void *arg)
 {
 	bool vcpu = is_fake_fd(fd);
@@ -564,6 +646,8 @@ static int fake_vm_ioctl(int fd, bool kvm, unsigned long req, void *arg)
 			break;
 		if (cfg.forbid_on_run)
 			syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+		if (cfg.exits)
+			return play_exit(fd, id);
 		if (!atomic_exchange(&ran, true)) {
 			fputs("fakekvm: first KVM_RUN\n", stderr);
 			_exit(0);
