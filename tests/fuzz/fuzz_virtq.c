@@ -30,7 +30,11 @@
  * Checked besides memory safety (guard pages around RAM, ASan, UBSan):
  * popped segments lie in RAM and add up; the device writes guest memory
  * only in the used ring (split) or the descriptor ring and the device event
- * area (packed); its ring positions stay inside the ring. */
+ * area (packed); its ring positions stay inside the ring; and it loses no
+ * interrupt: when should_notify says no, the driver's event position does
+ * not lie among the slots used since the last look, within a ring of the
+ * newest (the positions are counted here in full, the device keeps them
+ * modulo two laps or 2^16). */
 #include <errno.h>
 
 #include "fuzz_vq.h"
@@ -125,6 +129,40 @@ static void check_elem(struct fuzz_ram *m, const struct virtq *q, const struct v
 	FZ_CHECK(out == e->out_len && in == e->in_len && out + in <= UINT32_MAX);
 }
 
+/* Was an interrupt due? used: slots (packed) or elements (split) used
+ * since the start, in full; seen: the same at the last should_notify. The
+ * driver wants one once the used position passes its event E: due when
+ * some position p in [max(seen, used - num), used) is E modulo the ring's
+ * period (two laps; split: 2^16). Further back than a ring no sane
+ * driver's event can lie; a device may notify more often than due. */
+static bool interrupt_due(const struct virtq *q, struct fuzz_ram *m, bool be, uint64_t used,
+			  uint64_t seen)
+{
+	uint64_t period, e, lo;
+
+	if (PACKED) {
+		uint16_t flags = (uint16_t)fuzz_rd(m, q->avail_gpa + 2, 2, false) & 3;
+		uint16_t ow = (uint16_t)fuzz_rd(m, q->avail_gpa, 2, false);
+		if (flags == 0 || (flags == 2 && !q->event_idx))
+			return used != seen;          /* ENABLE */
+		if (flags != 2 || (ow & 0x7fff) >= q->num)
+			return false;
+		period = 2ull * q->num;
+		e = (ow & 0x7fff) + (ow >> 15 ? 0 : q->num);
+	} else {
+		if (!q->event_idx)
+			return false;                 /* the flag: nothing to count */
+		period = 65536;
+		e = fuzz_rd(m, q->avail_gpa + 4 + 2ull * q->num, 2, be);
+	}
+	lo = used - seen > q->num ? used - q->num : seen;
+	if (used == lo)
+		return false;
+	/* the first p >= lo with p % period == e */
+	uint64_t p = lo + (e + period - lo % period) % period;
+	return p < used;
+}
+
 static void check_positions(const struct virtq *q)
 {
 	if (PACKED && q->desc) {
@@ -143,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct held h;
 	static struct fvq fq;
 	struct fz f;
+	uint64_t used_total = 0, seen_total = 0;
 
 	virtq_elem_init(&e, e_iov, VIRTQ_MAX_SEGS);
 	fz_init(&f, data, size);
@@ -258,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (unsigned i = 0; i < k; i++) {
 				struct virtq_token t = newest ? h.t[h.n - 1 - i] : h.t[i];
 				virtq_fill_token(q, &t, fz_u32(&f), (uint16_t)i);
+				used_total += PACKED ? (t.ndescs ? t.ndescs : 1u) : 1u;
 			}
 			virtq_flush(q, (uint16_t)k);
 			check_writes(m, q);
@@ -267,11 +307,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memmove(h.t, h.t + k, (h.n -= k) * sizeof(h.t[0]));
 			break;
 		}
-		case 6:
+		case 6: {
+			bool due = interrupt_due(q, m, be, used_total, seen_total);
 			snapshot(m);
-			virtq_should_notify(q);
+			bool said = virtq_should_notify(q);
 			check_writes(m, q);
+			FZ_CHECK(said || !due);
+			seen_total = used_total;
 			break;
+		}
 		case 7:
 			snapshot(m);
 			virtq_enable_notify(q, fz_u8(&f) & 1);
@@ -298,6 +342,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(virtq_start(q) == 0);
 			fvq_init(&fq, m, PACKED, be, false, num, desc, avail, used, IND_GPA, IND_SIZE);
 			h.n = 0;
+			used_total = seen_total = 0;
 			break;
 		}
 		check_positions(q);
