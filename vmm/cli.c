@@ -33,11 +33,13 @@ const char cli_usage[] =
 	"  --timeout SECONDS      stop the guest after this long (exit status 124)\n"
 	"  --on-reboot ACTION     exit (default: exit status 3) or restart\n"
 	"  --disk PATH[,readonly=on][,cache=none|writeback][,aio=ENGINE][,queues=N]\n"
-	"             [,iothread=K][,lock=off][,TRANSPORT]\n"
+	"             [,iothread=K][,lock=off][,poll=USECS][,TRANSPORT]\n"
 	"                         a raw disk image as a virtio-blk device (repeatable);\n"
 	"                         ENGINE: io_uring, threads or sync (default: io_uring\n"
 	"                         where allowed, else threads); queues: 1-16 (default:\n"
-	"                         one per vCPU); iothread: 0..N-1 of --iothreads\n"
+	"                         one per vCPU); iothread: 0..N-1 of --iothreads;\n"
+	"                         poll: poll each queue up to USECS (0-10000) for the\n"
+	"                         next request before sleeping, adaptively (default 0)\n"
 	"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,TRANSPORT]\n"
 	"                         a virtio-net card on a tap device (repeatable)\n"
 	"  --port NAME[,out=FILE][,in=FILE][,TRANSPORT]\n"
@@ -188,6 +190,8 @@ static int disk_key(void *dev, const char *k, const char *v, const char **why)
 		d->queues = (int)n;
 	else if (!strcmp(k, "iothread") && !parse_int(v, 0, CLI_MAX_IOTHREADS - 1, &n))
 		d->iothread = (int)n;
+	else if (!strcmp(k, "poll") && !parse_int(v, 0, CLI_MAX_DISK_POLL_US, &n))
+		d->poll_us = (int)n;
 	else
 		return -EINVAL;
 	return 0;
@@ -292,7 +296,7 @@ static int parse_disk(struct vm_config *cfg, const char *v, char *err, int errle
 	int r = parse_keys("--disk", comma ? comma + 1 : NULL, d, disk_key,
 			   "readonly=on|off, transport=pci|mmio, legacy=on|off, version=1|2, "
 			   "packed=on|off, cache=none|writeback, lock=on|off, aio=io_uring|threads|sync, queues=1-16, "
-			   "iothread=0-15", err, errlen);
+			   "iothread=0-15, poll=0-10000", err, errlen);
 	if (r)
 		return r;
 	cfg->ndisks++;

@@ -30,11 +30,14 @@ struct disk_config {
 	int queues;                /* request queues; 0: one per vCPU (at most 16) */
 	int iothread;              /* serve all queues on this I/O thread; -1: spread */
 	int nolock;                /* lock=off: do not lock the image */
+	int poll_us;               /* poll=USECS: most a queue is polled before sleeping; 0 off */
 	struct transport_config t;
 };
 
 #define CLI_MAX_DISK_QUEUES 16
 #define CLI_MAX_IOTHREADS 16
+/* poll=: polling longer than 10 ms is a spinning thread, not a saved kick */
+#define CLI_MAX_DISK_POLL_US 10000
 
 struct net_config {
 	char tap[16];              /* IFNAMSIZ */

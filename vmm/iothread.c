@@ -76,6 +76,7 @@ int iothread_start(struct iothread *t)
 
 	t->running = 0;
 	t->stop_req = t->pause_req = t->parked = 0;
+	atomic_store(&t->yield_req, false);
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -119,6 +120,7 @@ void iothread_stop(struct iothread *t)
 	if (t->running) {
 		pthread_mutex_lock(&t->lock);
 		t->stop_req = 1;
+		atomic_store(&t->yield_req, true);
 		pthread_cond_broadcast(&t->cv);
 		pthread_mutex_unlock(&t->lock);
 		if (write(t->stop_efd, &one, sizeof(one)) == sizeof(one))
@@ -142,6 +144,7 @@ void iothread_pause(struct iothread *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->pause_req = 1;
+	atomic_store(&t->yield_req, true);
 	if (write(t->stop_efd, &one, sizeof(one)) < 0) {
 		/* a full counter is a pending wake-up all the same */
 	}
@@ -156,6 +159,19 @@ void iothread_resume(struct iothread *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->pause_req = 0;
+	atomic_store(&t->yield_req, t->stop_req != 0);
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->lock);
+}
+
+static bool yield_requested(void *opaque)
+{
+	struct iothread *t = opaque;
+
+	return atomic_load_explicit(&t->yield_req, memory_order_relaxed);
+}
+
+struct vq_poll_env iothread_poll_env(struct iothread *t)
+{
+	return (struct vq_poll_env){ .should_stop = yield_requested, .opaque = t };
 }

@@ -6,6 +6,9 @@
 #define KVMINI_VMM_IOTHREAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+
+#include "virtio/vq_poll.h"
 
 struct io_watch {
 	int fd;
@@ -23,6 +26,8 @@ struct iothread {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	int stop_req, pause_req, parked;   /* under lock */
+	/* stop_req || pause_req, for a poller to look at without the lock */
+	atomic_bool yield_req;
 };
 
 /* kvmini's own threads (vCPUs, I/O threads) run device emulation with no
@@ -46,5 +51,8 @@ void iothread_stop(struct iothread *t);
  * served after the resume. No-ops on a thread that is not running. */
 void iothread_pause(struct iothread *t);
 void iothread_resume(struct iothread *t);
+/* For a callback that polls (vq_poll.h) on thread t: it stops polling as
+ * soon as the thread is asked to stop or pause, so neither waits for it. */
+struct vq_poll_env iothread_poll_env(struct iothread *t);
 
 #endif

@@ -112,13 +112,22 @@ struct msix_host_ops virtio_kvm_msix_ops(struct vdev *v, struct virtio_kvm *k)
 
 /* ---- queue notifications ---- */
 
+/* On the queue's I/O thread, which may poll the queue a while after
+ * serving it, if the device does that. */
 static void notify_ready(struct io_watch *w)
 {
 	struct vq_notify *n = w->opaque;
+	struct virtio_dev *d = n->v->vd;
 	uint64_t cnt;
 
-	if (read(w->fd, &cnt, sizeof(cnt)) > 0)
-		n->v->vd->ops->queue_notify(n->v->vd, n->q);
+	if (read(w->fd, &cnt, sizeof(cnt)) <= 0)
+		return;
+	if (d->ops->queue_notify_poll) {
+		struct vq_poll_env env = iothread_poll_env(n->v->queue_io[n->q]);
+		d->ops->queue_notify_poll(d, n->q, &env);
+	} else {
+		d->ops->queue_notify(d, n->q);
+	}
 }
 
 void virtio_kvm_init_notify(struct vdev *v)

@@ -165,17 +165,19 @@ static bool segment_ok(const struct blk_req *r)
 
 /* Everything the engine finished: answered and published in batches, one
  * interrupt decision per batch. With wait, everything in flight: each pass
- * waits for a completion until none is left (a snapshot's quiesce). */
-static void complete_batches(struct virtio_blk_queue *q, bool wait)
+ * waits for a completion until none is left (a snapshot's quiesce).
+ * Returns how many it reaped (the poller's "found work"). */
+static int complete_batches(struct virtio_blk_queue *q, bool wait)
 {
 	struct virtio_blk *b = q->blk;
 	struct virtq *vq = &b->vdev.vq[q->index];
 	struct blk_aio_req *done[REAP_BATCH];
 	bool resubmitted = false;
-	int n;
+	int n, total = 0;
 
 	while ((n = blk_aio_reap(q->aio, done, REAP_BATCH, wait)) > 0) {
 		uint16_t filled = 0;
+		total += n;
 		for (int i = 0; i < n; i++) {
 			struct blk_req *r = (struct blk_req *)done[i];   /* aio is first */
 			if (segment_ok(r) && blk_req_next_seg(b, r)) {
@@ -198,11 +200,12 @@ static void complete_batches(struct virtio_blk_queue *q, bool wait)
 	}
 	if (resubmitted)
 		blk_aio_kick(q->aio);
+	return total;
 }
 
-static void complete_ready(struct virtio_blk_queue *q)
+static int complete_ready(struct virtio_blk_queue *q)
 {
-	complete_batches(q, false);
+	return complete_batches(q, false);
 }
 
 /* Takes requests off the ring while there are slots (and budget), answers
@@ -210,17 +213,20 @@ static void complete_ready(struct virtio_blk_queue *q)
  * batch. Kicks are off while draining (§2.7.10) and the ring is looked at
  * again after turning them back on, so nothing added meanwhile is left for
  * a kick that will not come. While every slot is busy kicks stay off:
- * completions free slots and bring us back here. */
-static void pop_and_submit(struct virtio_blk_queue *q)
+ * completions free slots and bring us back here. keep_off: a poller
+ * (vq_poll.h) looks at the ring next, so kicks stay off when it is empty
+ * too; the poller's last pass is an ordinary one. Returns the requests
+ * taken. */
+static unsigned pop_and_submit(struct virtio_blk_queue *q, bool keep_off)
 {
 	struct virtio_blk *b = q->blk;
 	struct virtio_dev *d = &b->vdev;
 	struct virtq *vq = &d->vq[q->index];
-	unsigned budget = POP_BUDGET, sent = 0;
+	unsigned budget = POP_BUDGET, sent = 0, taken = 0;
 	uint16_t answered = 0;
 
 	if (!live(d) || !vq->ready || !q->slots)
-		return;
+		return 0;
 	virtq_enable_notify(vq, false);
 	for (;;) {
 		struct blk_req *r;
@@ -229,6 +235,7 @@ static void pop_and_submit(struct virtio_blk_queue *q)
 
 		while (budget && q->free && (rc = virtq_pop(vq, b->elem)) > 0) {
 			r = get_slot(q);
+			taken++;
 			r->tok = virtq_token_of(b->elem);
 			int p = blk_req_parse(b, r, b->elem, &st);
 			if (p == BLK_PARSE_SUBMIT && blk_aio_submit(q->aio, &r->aio) == 0) {
@@ -252,8 +259,8 @@ static void pop_and_submit(struct virtio_blk_queue *q)
 			virtio_set_needs_reset(d);
 			break;
 		}
-		if (!q->free || !budget)
-			break;        /* completions resume us */
+		if (!q->free || !budget || keep_off)
+			break;        /* completions (or the poller) resume us */
 		virtq_enable_notify(vq, true);
 		if (!virtq_has_work(vq))
 			break;
@@ -265,18 +272,22 @@ static void pop_and_submit(struct virtio_blk_queue *q)
 	}
 	if (sent)
 		blk_aio_kick(q->aio);
+	return taken;
 }
 
-static void serve(struct virtio_blk *b, uint16_t qi)
+/* One pass over queue qi: completions, new requests, completions again.
+ * Returns how much work it found. */
+static int serve(struct virtio_blk *b, uint16_t qi, bool keep_off)
 {
 	struct virtio_dev *d = &b->vdev;
 	struct virtio_blk_queue *q = &b->q[qi];
+	int n = complete_ready(q);
 
-	complete_ready(q);
 	if (!live(d))
-		return;
-	pop_and_submit(q);
-	complete_ready(q);            /* what finished at once (sync, errors) */
+		return n;
+	n += (int)pop_and_submit(q, keep_off);
+	n += complete_ready(q);       /* what finished at once (sync, errors) */
+	return n;
 }
 
 static void blk_queue_notify(struct virtio_dev *d, uint16_t qi)
@@ -286,7 +297,7 @@ static void blk_queue_notify(struct virtio_dev *d, uint16_t qi)
 	if (qi >= d->num_queues)
 		return;
 	pthread_mutex_lock(&d->lock);
-	serve(b, qi);
+	serve(b, qi, false);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -297,8 +308,84 @@ void virtio_blk_queue_complete(struct virtio_blk *b, uint16_t qi)
 	if (qi >= d->num_queues)
 		return;
 	pthread_mutex_lock(&d->lock);
-	serve(b, qi);
+	serve(b, qi, false);
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- polling (vq_poll.h) ---- */
+
+/* Windows per call before the thread goes back to its other fds: a queue
+ * that keeps finding work must not keep the thread's other queues waiting
+ * longer than this many windows (each at most poll=). */
+#define POLL_ROUNDS 64
+
+/* One look for the poller, kicks left off: completions first (at QD1 the
+ * driver's next request follows its completion), then the avail ring, a
+ * cheap index compare unless it moved. The lock is only tried: a vCPU that
+ * wants it (a reset, a register access) ends the polling instead of
+ * waiting behind it. */
+static int poll_look(void *arg)
+{
+	struct virtio_blk_queue *q = arg;
+	struct virtio_dev *d = &q->blk->vdev;
+	struct virtq *vq = &d->vq[q->index];
+	int n;
+
+	if (pthread_mutex_trylock(&d->lock))
+		return -1;
+	n = complete_ready(q);
+	if (!live(d) || !vq->ready || !q->slots)
+		n = -1;
+	else if (q->free && virtq_has_work(vq))
+		n += (int)pop_and_submit(q, true);
+	pthread_mutex_unlock(&d->lock);
+	return n < 0 ? -1 : n > 0;
+}
+
+void virtio_blk_queue_poll(struct virtio_blk *b, uint16_t qi, const struct vq_poll_env *env)
+{
+	struct virtio_dev *d = &b->vdev;
+	struct virtio_blk_queue *q;
+	int found;
+
+	if (qi >= d->num_queues)
+		return;
+	q = &b->q[qi];
+	if (!q->poll.max_ns) {
+		virtio_blk_queue_complete(b, qi);
+		return;
+	}
+	vq_poll_event(&q->poll, env);
+	pthread_mutex_lock(&d->lock);
+	found = serve(b, qi, true);
+	pthread_mutex_unlock(&d->lock);
+	for (int i = 0; found > 0 && i < POLL_ROUNDS; i++)
+		if (vq_poll_run(&q->poll, env, poll_look, q) != VQ_POLL_FOUND)
+			break;
+	/* An ordinary pass last: it turns kicks back on and looks again, so a
+	 * request made available as polling gave up is not left waiting for
+	 * a kick that will not come. */
+	pthread_mutex_lock(&d->lock);
+	serve(b, qi, false);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void blk_queue_notify_poll(struct virtio_dev *d, uint16_t qi, const struct vq_poll_env *env)
+{
+	virtio_blk_queue_poll(to_blk(d), qi, env);
+}
+
+void virtio_blk_poll_stats(const struct virtio_blk *b, struct vq_poll_stats *s)
+{
+	*s = (struct vq_poll_stats){ 0 };
+	for (uint16_t i = 0; i < b->vdev.num_queues; i++) {
+		const struct vq_poll_stats *p = &b->q[i].poll.stats;
+		s->polls += p->polls;
+		s->found += p->found;
+		s->ns += p->ns;
+		s->grows += p->grows;
+		s->shrinks += p->shrinks;
+	}
 }
 
 int virtio_blk_queue_fd(const struct virtio_blk *b, uint16_t qi)
@@ -367,6 +454,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.activate = blk_activate,
 	.reset = blk_reset,
 	.queue_notify = blk_queue_notify,
+	.queue_notify_poll = blk_queue_notify_poll,
 };
 
 int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend,
@@ -407,6 +495,7 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *backend,
 	b->aio_kind = o ? o->aio : BLK_AIO_AUTO;
 	for (uint16_t i = 0; i < nq; i++) {
 		b->q[i] = (struct virtio_blk_queue){ .blk = b, .index = i };
+		vq_poll_init(&b->q[i].poll, o ? (uint64_t)o->poll_us * 1000u : 0);
 		r = blk_aio_open(&b->q[i].aio, b->aio_kind, backend, VIRTIO_BLK_QUEUE_SIZE);
 		if (r) {
 			virtio_blk_destroy(b);

@@ -12,6 +12,7 @@
 #include "virtio/blk_file.h"
 #include "virtio/virtio.h"
 #include "virtio/virtq.h"
+#include "virtio/vq_poll.h"
 
 #define VIRTIO_ID_BLOCK 2
 
@@ -94,12 +95,14 @@ struct virtio_blk_queue {
 	uint16_t nslots;
 	struct blk_req *free;        /* free slots */
 	unsigned busy;               /* slots in use */
+	struct vq_poll poll;         /* the serving thread's alone */
 };
 
 struct virtio_blk_opts {
 	const char *serial;          /* GET_ID's answer (first 20 bytes) */
 	uint16_t num_queues;         /* 1..VIRTIO_BLK_MAX_QUEUES; more than 1 offers MQ */
 	enum blk_aio_kind aio;       /* engine of every queue */
+	uint32_t poll_us;            /* most a queue is polled before sleeping; 0: never */
 };
 
 struct virtio_blk {
@@ -127,6 +130,15 @@ int virtio_blk_queue_fd(const struct virtio_blk *b, uint16_t q);
 /* Completes what queue q's engine finished, hands it to the driver, and
  * takes more requests if there is room. Any thread; takes vdev.lock. */
 void virtio_blk_queue_complete(struct virtio_blk *b, uint16_t q);
+/* The same, then, from a thread that may busy-wait (an I/O thread, never
+ * a vCPU's): while the queue keeps finding work within its adaptive
+ * window (vq_poll.h; at most poll_us), polls its completions and avail
+ * ring with kicks off; returns with kicks on. Serves both the queue's
+ * kicks and its engine's completions. */
+void virtio_blk_queue_poll(struct virtio_blk *b, uint16_t q, const struct vq_poll_env *env);
+/* Polling's counters, summed over the queues (read them when the serving
+ * threads have stopped). */
+void virtio_blk_poll_stats(const struct virtio_blk *b, struct vq_poll_stats *s);
 /* Requests of queue q between pop and completion. */
 unsigned virtio_blk_inflight(struct virtio_blk *b, uint16_t q);
 

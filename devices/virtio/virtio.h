@@ -51,6 +51,8 @@ struct virtio_platform {
 	void *opaque;
 };
 
+struct vq_poll_env;
+
 /* Implemented by a device model. All callbacks run with dev->lock held. */
 struct virtio_dev_ops {
 	const char *name;
@@ -72,6 +74,10 @@ struct virtio_dev_ops {
 	 * vCPU thread without). Called WITHOUT dev->lock: devices take it around
 	 * queue operations. */
 	void (*queue_notify)(struct virtio_dev *d, uint16_t q);
+	/* The same, from a thread that may busy-wait for more (an I/O thread,
+	 * never a vCPU's): serve q, then poll it a while before returning
+	 * with kicks on (vq_poll.h). Optional; env says when to stop early. */
+	void (*queue_notify_poll)(struct virtio_dev *d, uint16_t q, const struct vq_poll_env *env);
 };
 
 /* Implemented by a transport: how the device interrupts the driver, and how

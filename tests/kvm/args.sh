@@ -89,6 +89,7 @@ args-disk-option)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$
 args-disk-unknown-key)   truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,color=red" ;;
 args-disk-aio)           truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,aio=posix" ;;
 args-disk-queues)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,queues=17" ;;
+args-disk-poll)          truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,poll=10001" ;;
 args-disk-iothread)      truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --iothreads 2 --disk "$T/d,iothread=2" ;;
 args-iothreads)          bad_arg "--iothreads" run --kernel "$PVH" --iothreads 0 ;;
 args-disk-legacy)        truncate -s 1M "$T/d"; bad_arg "--disk" run --kernel "$PVH" --disk "$T/d,legacy=maybe" ;;

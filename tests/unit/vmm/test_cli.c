@@ -303,15 +303,18 @@ static void disk_engines_and_queues(void **state)
 	(void)state;
 	assert_int_equal(PARSE("run", "--kernel", "k", "--cpus", "3", "--iothreads", "2",
 			       "--disk", "a,aio=io_uring,queues=4,iothread=1",
-			       "--disk", "b,aio=threads", "--disk=c,aio=sync,queues=1",
+			       "--disk", "b,aio=threads,poll=200", "--disk=c,aio=sync,queues=1,poll=0",
 			       "--disk", "d,aio=auto"), CLI_RUN);
 	assert_int_equal(cfg.iothreads, 2);
 	assert_int_equal(cfg.disks[0].aio, DISK_AIO_IO_URING);
 	assert_int_equal(cfg.disks[0].queues, 4);
 	assert_int_equal(cfg.disks[0].iothread, 1);
+	assert_int_equal(cfg.disks[0].poll_us, 0);            /* polling is off by default */
 	assert_int_equal(cfg.disks[1].aio, DISK_AIO_THREADS);
 	assert_int_equal(cfg.disks[1].iothread, -1);
+	assert_int_equal(cfg.disks[1].poll_us, 200);
 	assert_int_equal(cfg.disks[2].aio, DISK_AIO_SYNC);
+	assert_int_equal(cfg.disks[2].poll_us, 0);
 	assert_int_equal(cfg.disks[3].aio, DISK_AIO_AUTO);
 	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[0]), 4);
 	assert_int_equal(cli_disk_queues(&cfg, &cfg.disks[1]), 3);   /* one per vCPU */
@@ -328,7 +331,8 @@ static void disk_engines_and_queues(void **state)
 	assert_int_equal(cfg.nets[0].t.packed, 1);
 
 	static const char *const bad[] = { "a,packed=yes", "a,aio=posix", "a,aio=", "a,queues=0", "a,queues=17",
-					   "a,queues=x", "a,iothread=-1", "a,iothread=16" };
+					   "a,queues=x", "a,iothread=-1", "a,iothread=16", "a,poll=-1",
+					   "a,poll=10001", "a,poll=", "a,poll=50us" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		REJECT("--disk:", "run", "--kernel", "k", "--disk", (char *)bad[i]);
 	REJECT("--disk: iothread=1, but there is only 1 I/O thread", "run", "--kernel", "k",
