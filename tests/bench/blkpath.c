@@ -52,6 +52,8 @@ static const char usage[] =
 	"  --cache MODE        writeback (default) or none (O_DIRECT)\n"
 	"  --notify HOW        eventfd (default: an iothread, as with ioeventfd) or\n"
 	"                      direct (queue_notify on the driver thread, as --no-ioeventfd)\n"
+	"  --poll USECS        the iothread polls each queue up to this long before\n"
+	"                      sleeping, as --disk ...,poll= (default 0: never)\n"
 	"  --no-event-idx      do not negotiate EVENT_IDX\n"
 	"  --no-indirect       do not negotiate INDIRECT_DESC (3 descriptors a request)\n"
 	"  --json              one JSON object on stdout instead of text\n";
@@ -88,13 +90,14 @@ static int parse_seconds(const char *opt, const char *v, double *out)
 static int parse_opts(int argc, char **argv, struct bp_opts *o, double *ramp)
 {
 	enum { O_FILE = 256, O_SIZE, O_QUEUES, O_IOTHREADS, O_QD, O_QSIZE, O_BS, O_RW, O_RUNTIME,
-	       O_RAMP, O_AIO, O_CACHE, O_NOTIFY, O_NO_EVENT_IDX, O_NO_INDIRECT, O_JSON, O_HELP };
+	       O_RAMP, O_AIO, O_CACHE, O_NOTIFY, O_POLL, O_NO_EVENT_IDX, O_NO_INDIRECT, O_JSON, O_HELP };
 	static const struct option lo[] = {
 		{ "file", 1, 0, O_FILE }, { "size", 1, 0, O_SIZE }, { "queues", 1, 0, O_QUEUES },
 		{ "iothreads", 1, 0, O_IOTHREADS }, { "qd", 1, 0, O_QD }, { "qsize", 1, 0, O_QSIZE },
 		{ "bs", 1, 0, O_BS }, { "rw", 1, 0, O_RW }, { "runtime", 1, 0, O_RUNTIME },
 		{ "ramp", 1, 0, O_RAMP }, { "aio", 1, 0, O_AIO }, { "cache", 1, 0, O_CACHE },
-		{ "notify", 1, 0, O_NOTIFY }, { "no-event-idx", 0, 0, O_NO_EVENT_IDX },
+		{ "notify", 1, 0, O_NOTIFY }, { "poll", 1, 0, O_POLL },
+		{ "no-event-idx", 0, 0, O_NO_EVENT_IDX },
 		{ "no-indirect", 0, 0, O_NO_INDIRECT }, { "json", 0, 0, O_JSON },
 		{ "help", 0, 0, O_HELP }, { 0, 0, 0, 0 } };
 	uint64_t v;
@@ -147,6 +150,7 @@ static int parse_opts(int argc, char **argv, struct bp_opts *o, double *ramp)
 			if (!strcmp(optarg, "direct")) o->notify_direct = true;
 			else if (strcmp(optarg, "eventfd")) r = bad("--notify", optarg, "is not eventfd or direct");
 			break;
+		case O_POLL: r = parse_uint("--poll", optarg, 0, 10000, &o->poll_us); break;
 		case O_NO_EVENT_IDX: o->event_idx = false; break;
 		case O_NO_INDIRECT: o->indirect = false; break;
 		case O_JSON: o->json = true; break;
@@ -305,6 +309,8 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 	for (unsigned i = 0; i < o->queues; i++)
 		all += b->q[i].completed;
 	double na = all ? (double)all : 1;
+	struct vq_poll_stats ps;       /* the whole run's too, like kicks */
+	virtio_blk_poll_stats(&b->blk, &ps);
 	double kiops = (double)ios / wall / 1e3, mbps = (double)ios * o->bs / wall / 1e6;
 	if (o->json) {
 		printf("{\"tool\":\"kvmini-blkpath\",\"file\":\"%s\",\"size\":%llu,\"rw\":\"%s\","
@@ -313,7 +319,9 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 		       "\"runtime_s\":%.3f,\"ios\":%llu,\"ios_all\":%llu,\"kiops\":%.3f,\"mbps\":%.3f,"
 		       "\"cpu_s\":%.3f,\"cpu_us_per_io\":%.4f,\"driver_us_per_io\":%.4f,"
 		       "\"iothread_us_per_io\":%.4f,\"kicks_per_io\":%.4f,\"irqs_per_io\":%.4f,"
-		       "\"wakeups_per_io\":%.4f,\"iothread_calls_per_io\":%.4f,\"errors\":%llu}\n",
+		       "\"wakeups_per_io\":%.4f,\"iothread_calls_per_io\":%.4f,\"errors\":%llu,"
+		       "\"poll_us\":%u,\"polls_per_io\":%.4f,\"poll_found_per_io\":%.4f,"
+		       "\"poll_us_per_io\":%.4f}\n",
 		       path, (unsigned long long)b->span, rw_name(o->rw), o->bs, o->qd, o->queues,
 		       o->iothreads, blk_aio_kind_name(b->blk.aio_kind),
 		       o->cache == BLK_CACHE_NONE ? "none" : "writeback",
@@ -321,7 +329,8 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 		       o->indirect ? "true" : "false", wall, (unsigned long long)ios,
 		       (unsigned long long)all, kiops, mbps,
 		       cpu, cpu * 1e6 / n, drv * 1e6 / n, iot * 1e6 / n, kicks / na, irqs / na,
-		       wakeups / na, io_calls / na, (unsigned long long)errors);
+		       wakeups / na, io_calls / na, (unsigned long long)errors,
+		       o->poll_us, ps.polls / na, ps.found / na, ps.ns / 1e3 / na);
 		return;
 	}
 	printf(PROG ": %s bs=%u qd=%u queues=%u iothreads=%u aio=%s cache=%s notify=%s "
@@ -332,9 +341,12 @@ static void report(struct bp *b, const struct sample *t0, const struct sample *t
 	       o->indirect ? "on" : "off", path, (double)b->span / (1 << 30), wall);
 	printf("  %.1f kIOPS  %.1f MB/s  CPU %.2f us/IO (%.2f cores: drivers %.2f, iothreads %.2f, "
 	       "other %.2f)\n  per I/O: %.3f kicks, %.3f interrupts, %.3f driver wake-ups, "
-	       "%.3f iothread callbacks; errors %llu\n", kiops, mbps, cpu * 1e6 / n, cpu / wall,
+	       "%.3f iothread callbacks; errors %llu\n"
+	       "  polling (poll=%u us): %.3f windows and %.3f that found work per I/O, %.2f us polled/IO\n",
+	       kiops, mbps, cpu * 1e6 / n, cpu / wall,
 	       drv / wall, iot / wall, (cpu - drv - iot) / wall, kicks / na, irqs / na,
-	       wakeups / na, io_calls / na, (unsigned long long)errors);
+	       wakeups / na, io_calls / na, (unsigned long long)errors,
+	       o->poll_us, ps.polls / na, ps.found / na, ps.ns / 1e3 / na);
 }
 
 /* ---- the run ---- */
@@ -343,7 +355,7 @@ static int open_device(struct bp *b, const char *path)
 {
 	char err[512];
 	struct virtio_blk_opts bo = { .serial = "kvmini-blkpath", .num_queues = (uint16_t)b->o.queues,
-				      .aio = b->o.aio };
+				      .aio = b->o.aio, .poll_us = b->o.poll_us };
 	int r = blk_file_open(&b->file, path, b->o.rw == BP_RANDREAD || b->o.rw == BP_READ,
 			      b->o.cache, err, sizeof(err));
 
@@ -384,6 +396,7 @@ static int start_threads(struct bp *b)
 	for (unsigned i = 0; i < b->o.queues; i++) {
 		struct bp_queue *q = &b->q[i];
 		struct iothread *io = &b->io[i % b->o.iothreads];
+		q->io = io;
 		q->done_w = (struct io_watch){ .fd = virtio_blk_queue_fd(&b->blk, q->index),
 					       .cb = bp_on_done, .opaque = q };
 		q->kick_w = (struct io_watch){ .fd = q->kick_fd, .cb = bp_on_kick, .opaque = q };

@@ -22,7 +22,7 @@ struct bp_opts {
 	const char *file;             /* NULL: a file of our own on /dev/shm */
 	uint64_t size;                /* bytes of the file the I/O covers */
 	bool size_set;
-	unsigned queues, qd, qsize, iothreads;
+	unsigned queues, qd, qsize, iothreads, poll_us;
 	uint32_t bs;
 	enum bp_rw rw;
 	double runtime;               /* seconds; 0: prepare the file and exit */
@@ -43,6 +43,7 @@ struct bp_queue {
 	uint64_t rng, seq_off;
 	int kick_fd, irq_fd;                  /* "ioeventfd" and "irqfd" */
 	struct io_watch kick_w, done_w;
+	struct iothread *io;                  /* the one serving this queue */
 	pthread_t thread;
 	clockid_t cpu_clock;
 	/* the driver's, read by main after the stop */

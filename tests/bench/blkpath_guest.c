@@ -120,8 +120,10 @@ void bp_on_kick(struct io_watch *w)
 
 	/* as vmm/virtio_kvm.c serves an ioeventfd */
 	q->kick_calls++;
-	if (read(w->fd, &cnt, sizeof(cnt)) > 0)
-		d->ops->queue_notify(d, q->index);
+	if (read(w->fd, &cnt, sizeof(cnt)) > 0) {
+		struct vq_poll_env env = iothread_poll_env(q->io);
+		d->ops->queue_notify_poll(d, q->index, &env);
+	}
 }
 
 void bp_on_done(struct io_watch *w)
@@ -134,7 +136,8 @@ void bp_on_done(struct io_watch *w)
 	if (read(w->fd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: an earlier pass took them; look anyway */
 	}
-	virtio_blk_queue_complete(&q->b->blk, q->index);
+	struct vq_poll_env env = iothread_poll_env(q->io);
+	virtio_blk_queue_poll(&q->b->blk, q->index, &env);
 }
 
 /* ---- set-up ---- */
