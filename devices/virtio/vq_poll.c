@@ -5,7 +5,9 @@
 
 void vq_poll_init(struct vq_poll *p, uint64_t max_ns)
 {
-	*p = (struct vq_poll){ .max_ns = max_ns };
+	/* Asked for polling: start with a short window; the gaps decide. */
+	*p = (struct vq_poll){ .max_ns = max_ns,
+			       .window_ns = max_ns < VQ_POLL_INITIAL_NS ? max_ns : VQ_POLL_INITIAL_NS };
 }
 
 uint64_t vq_poll_now(const struct vq_poll_env *env)

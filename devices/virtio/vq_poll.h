@@ -7,7 +7,9 @@
  * when a window ran out and the next event came after it but within
  * max_ns, a longer window would have caught it: double it (starting from
  * VQ_POLL_INITIAL_NS); when the next event came after max_ns, polling was
- * wasted: halve it (down to 0). A window that found work stays as it is.
+ * wasted: halve it (down to 0, then only a gap within max_ns starts it
+ * again). A window that found work stays as it is. The first window is
+ * VQ_POLL_INITIAL_NS (or max_ns, if shorter).
  *
  * No threads and no clock of its own here: the caller gives a "look once"
  * function, the polling thread's stop test and (for tests) a clock. */
