@@ -315,32 +315,10 @@ void virtio_host_vcpus_ready(struct virtio_host *h)
 	}
 }
 
-/* The devices' counters as a JSON array, for --result. */
-static char *devices_json(struct virtio_host *h)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return NULL;
-	fputc('[', f);
-	for (int i = 0, n = 0; i < h->ndevs; i++) {
-		struct vdev *v = &h->devs[i];
-		if (!v->vd)
-			continue;
-		fputs(n++ ? ",\n    " : "\n    ", f);
-		if (v->cls->stats_json)
-			v->cls->stats_json(v, v->index, f);
-		else
-			fprintf(f, "{\"option\": \"%s\", \"index\": %d}", v->cls->opt, v->index);
-	}
-	fputs("\n  ]", f);
-	fclose(f);
-	return buf;
-}
-
-char *virtio_host_queues_json(struct virtio_host *h)
+/* A JSON array with one object per device, written by one(); sep goes
+ * before each (its first character, the comma, not before the first one). */
+static char *devices_array(struct virtio_host *h, const char *sep, const char *close,
+			   void (*one)(struct vdev *v, FILE *f))
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -352,12 +330,31 @@ char *virtio_host_queues_json(struct virtio_host *h)
 	for (int i = 0, n = 0; h && i < h->ndevs; i++) {
 		if (!h->devs[i].vd)
 			continue;
-		fputs(n++ ? ", " : "", f);
-		vdev_queues_json(&h->devs[i], f);
+		fputs(n++ ? sep : sep + 1, f);
+		one(&h->devs[i], f);
 	}
-	fputc(']', f);
+	fputs(close, f);
 	fclose(f);
 	return buf;
+}
+
+static void device_counters(struct vdev *v, FILE *f)
+{
+	if (v->cls->stats_json)
+		v->cls->stats_json(v, v->index, f);
+	else
+		fprintf(f, "{\"option\": \"%s\", \"index\": %d}", v->cls->opt, v->index);
+}
+
+/* The devices' counters, for --result. */
+static char *devices_json(struct virtio_host *h)
+{
+	return devices_array(h, ",\n    ", "\n  ]", device_counters);
+}
+
+char *virtio_host_queues_json(struct virtio_host *h)
+{
+	return devices_array(h, ", ", "]", vdev_queues_json);
 }
 
 void virtio_host_destroy(struct virtio_host *h)
