@@ -26,6 +26,8 @@
 #include "virtio/blk_file.h"
 #include "virtio/virtio.h"
 
+#include "driver_init.h"
+
 #define RAM_GPA    0x100000ull
 #define RAM_SIZE   (24u << 20)
 #define INDIR_GPA  (RAM_GPA + 0x4000)    /* an indirect table, up to 1024 entries */
@@ -177,28 +179,10 @@ static struct tenv *setup_env(struct opts o)
 	/* a guest-initiated reset samples the vCPU's byte order */
 	virtio_set_status(d, 0);
 	assert_int_equal(d->device_endian, o.be ? VIRTIO_ENDIAN_BIG : VIRTIO_ENDIAN_LITTLE);
-	virtio_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	uint64_t want = d->host_features;
 	if (!o.event_idx)
 		want &= ~(1ull << VIRTIO_F_RING_EVENT_IDX);
-	if (o.legacy)   /* the transport hides VERSION_1 from a legacy driver */
-		want &= ~(1ull << VIRTIO_F_VERSION_1);
-	virtio_set_guest_features(d, 0, (uint32_t)want);
-	virtio_set_guest_features(d, 1, (uint32_t)(want >> 32));
-	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-	if (!o.legacy) {
-		st |= VIRTIO_STATUS_FEATURES_OK;
-		virtio_set_status(d, st);
-		assert_true(d->status & VIRTIO_STATUS_FEATURES_OK);
-	}
-	d->vq[0].num = QSZ;
-	d->vq[0].desc_gpa = DESC_GPA;
-	d->vq[0].avail_gpa = AVAIL_GPA;
-	d->vq[0].used_gpa = USED_GPA;
-	d->vq[0].ready = true;
-	virtio_set_status(d, st | VIRTIO_STATUS_DRIVER_OK);
-	assert_false(d->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_true(d->status & VIRTIO_STATUS_DRIVER_OK);
+	driver_init_queue0(d, want, o.legacy, (struct test_rings){ QSZ, DESC_GPA, AVAIL_GPA, USED_GPA });
 	return t;
 }
 

@@ -20,6 +20,8 @@
 #include "virtio/blk_file.h"
 #include "virtio/virtio.h"
 
+#include "driver_init.h"
+
 #define RAM_GPA    0x100000ull
 #define RAM_SIZE   (1u << 20)
 #define QSZ        16
@@ -174,22 +176,10 @@ static struct tenv *setup(bool event_idx)
 	d->tops = &fake_tops;
 	d->transport_priv = t;
 	virtio_set_status(d, 0);
-	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-	virtio_set_status(d, st);
 	uint64_t want = d->host_features;
 	if (!event_idx)
 		want &= ~(1ull << VIRTIO_F_RING_EVENT_IDX);
-	virtio_set_guest_features(d, 0, (uint32_t)want);
-	virtio_set_guest_features(d, 1, (uint32_t)(want >> 32));
-	st |= VIRTIO_STATUS_FEATURES_OK;
-	virtio_set_status(d, st);
-	d->vq[0].num = QSZ;
-	d->vq[0].desc_gpa = DESC_GPA;
-	d->vq[0].avail_gpa = AVAIL_GPA;
-	d->vq[0].used_gpa = USED_GPA;
-	d->vq[0].ready = true;
-	virtio_set_status(d, st | VIRTIO_STATUS_DRIVER_OK);
-	assert_true(d->status & VIRTIO_STATUS_DRIVER_OK);
+	driver_init_queue0(d, want, false, (struct test_rings){ QSZ, DESC_GPA, AVAIL_GPA, USED_GPA });
 	return t;
 }
 
