@@ -73,10 +73,10 @@ int snapconf_from_config(struct snapconf *c, const struct vm_config *cfg,
 		if (d->iothread >= 0)
 			snprintf(io, sizeof(io), ",iothread=%d", d->iothread);
 		r = add(c, "--disk");
-		r = r ?: add(c, "%s,readonly=%s,cache=%s,aio=%s,lock=%s,queues=%d%s,%s",
+		r = r ?: add(c, "%s,readonly=%s,cache=%s,aio=%s,lock=%s,queues=%d,poll=%d%s,%s",
 			     disk_paths && disk_paths[i] ? disk_paths[i] : d->path, on(d->readonly),
 			     d->cache == DISK_CACHE_NONE ? "none" : "writeback", aio_name(d->aio),
-			     on(!d->nolock), cli_disk_queues(cfg, d), io,
+			     on(!d->nolock), cli_disk_queues(cfg, d), d->poll_us, io,
 			     transport(&d->t, t, sizeof(t)));
 	}
 	for (int i = 0; i < cfg->nnets && !r; i++) {

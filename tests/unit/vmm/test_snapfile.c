@@ -171,7 +171,7 @@ static void conf_roundtrip(void **s)
 {
 	char *argv[] = { "kvmini", "run", "--kernel", "k", "--memory", "768M", "--cpus", "3",
 			 "--iothreads", "2", "--no-ioeventfd",
-			 "--disk", "rel.img,readonly=on,cache=none,aio=threads,queues=2,iothread=1,lock=off",
+			 "--disk", "rel.img,readonly=on,cache=none,aio=threads,queues=2,iothread=1,lock=off,poll=50",
 			 "--disk", "b.img,transport=mmio,version=1",
 			 "--net", "tap=ktap0,mac=02:00:00:00:00:07,transport=pci,legacy=off,packed=on" };
 	struct vm_config a, b;
@@ -204,6 +204,8 @@ static void conf_roundtrip(void **s)
 	assert_int_equal(b.disks[0].queues, 2);
 	assert_int_equal(b.disks[0].iothread, 1);
 	assert_int_equal(b.disks[0].nolock, 1);
+	assert_int_equal(b.disks[0].poll_us, 50);
+	assert_int_equal(b.disks[1].poll_us, 0);
 	assert_int_equal(b.disks[1].queues, 3);   /* the default then, one per vCPU, kept */
 	assert_int_equal(b.disks[1].t.transport, TRANSPORT_MMIO);
 	assert_int_equal(b.disks[1].t.version, 1);
@@ -222,6 +224,7 @@ static void conf_roundtrip(void **s)
 	parse_cli(&d, &b);
 	assert_string_equal(b.disks[0].path, "/copy.img");
 	assert_int_equal(b.disks[0].readonly, 1);
+	assert_int_equal(b.disks[0].poll_us, 50);
 	assert_string_equal(b.disks[1].path, "/copy2.img");
 	assert_int_equal(b.disks[1].aio, DISK_AIO_SYNC);
 	assert_int_equal(b.disks[1].t.transport, TRANSPORT_MMIO);
