@@ -171,7 +171,22 @@ static bool yield_requested(void *opaque)
 	return atomic_load_explicit(&t->yield_req, memory_order_relaxed);
 }
 
+/* The CPU's spin-wait hint: lets a sibling hyperthread run and saves power
+ * while a poller spins on memory the guest writes. The host CPU is the
+ * VMM's business, not the devices' (DESIGN.md: devices know no target). */
+static void cpu_relax(void *opaque)
+{
+	(void)opaque;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 struct vq_poll_env iothread_poll_env(struct iothread *t)
 {
-	return (struct vq_poll_env){ .should_stop = yield_requested, .opaque = t };
+	return (struct vq_poll_env){ .should_stop = yield_requested, .relax = cpu_relax, .opaque = t };
 }

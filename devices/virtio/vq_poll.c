@@ -56,17 +56,14 @@ void vq_poll_event(struct vq_poll *p, const struct vq_poll_env *env)
 		shrink(p);    /* nothing within reach: polling was wasted */
 }
 
-/* The CPU's spin-wait hint: lets a sibling hyperthread run and saves power
- * while we spin on memory the guest writes. */
-static inline void relax(void)
+/* Between two looks: the host's spin-wait hint if it gave one (devices
+ * know no CPU), else only a compiler barrier so the ring is read anew. */
+static inline void relax(const struct vq_poll_env *env)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
+	if (env && env->relax)
+		env->relax(env->opaque);
+	else
+		__asm__ __volatile__("" ::: "memory");
 }
 
 enum vq_poll_result vq_poll_run(struct vq_poll *p, const struct vq_poll_env *env,
@@ -99,7 +96,7 @@ enum vq_poll_result vq_poll_run(struct vq_poll *p, const struct vq_poll_env *env
 			r = VQ_POLL_TIMEOUT;
 			break;
 		}
-		relax();
+		relax(env);
 	}
 	p->stats.ns += now - start;
 	if (r == VQ_POLL_FOUND)

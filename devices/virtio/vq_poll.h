@@ -43,6 +43,8 @@ struct vq_poll_env {
 	bool (*should_stop)(void *opaque);
 	/* monotonic nanoseconds; NULL: CLOCK_MONOTONIC */
 	uint64_t (*now_ns)(void *opaque);
+	/* the CPU's spin-wait hint between looks; NULL: none */
+	void (*relax)(void *opaque);
 	void *opaque;
 };
 
