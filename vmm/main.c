@@ -91,8 +91,6 @@ static struct timespec deadline_after(double seconds)
 	return d;
 }
 
-/* The main thread's filter, before the first VM is built: --seccomp, else
- * KVMINI_SECCOMP, else on. */
 /* --hugepages: enough free 2 MiB pages for guest RAM, checked before KVM is
  * opened so the answer names the option on any host. */
 static int hugepages_check(const struct vm_config *cfg, char *err, size_t errlen)
@@ -120,6 +118,8 @@ static int hugepages_check(const struct vm_config *cfg, char *err, size_t errlen
 	return 0;
 }
 
+/* The main thread's filter, before the first VM is built: --seccomp, else
+ * KVMINI_SECCOMP, else on. */
 static int enter_seccomp(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	enum seccomp_mode m = SECCOMP_ON;

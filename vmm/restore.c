@@ -309,10 +309,9 @@ int vm_restore_state(struct vm *vm, char *err, size_t errlen)
 
 void restore_note_running(const struct restore_src *rs)
 {
-	const char *stats = getenv("KVMINI_STATS");
 	struct timespec t;
 
-	if (!stats || !*stats || !strcmp(stats, "0"))
+	if (!vm_stats_wanted())
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	fprintf(stderr, "kvmini: stats: restore: the guest runs again %.1f ms after kvmini "

@@ -368,8 +368,7 @@ void virtio_host_destroy(struct virtio_host *h)
 	iothread_stop(&h->net_io);
 	if (h->vm->cfg->result)
 		h->vm->devices_json = devices_json(h);
-	const char *stats = getenv("KVMINI_STATS");
-	if (stats && *stats && strcmp(stats, "0"))
+	if (vm_stats_wanted())
 		for (int i = 0; i < h->ndevs; i++)
 			if (h->devs[i].vd)
 				h->devs[i].cls->stats(&h->devs[i], h->devs[i].index, stderr);

@@ -443,15 +443,20 @@ static int start_vcpus(struct vm *vm, char *err)
 	return 0;
 }
 
+bool vm_stats_wanted(void)
+{
+	const char *stats = getenv("KVMINI_STATS");
+
+	return stats && *stats && strcmp(stats, "0");
+}
+
 /* The vCPUs are stopped: their exit counters are whole. KVMINI_STATS=1
  * prints them beside the devices' counters. */
 static void sum_exits(struct vm *vm, struct exit_stats *sum)
 {
-	const char *stats = getenv("KVMINI_STATS");
-
 	for (int i = 0; i < vm->nr_vcpus; i++)
 		exit_stats_add(sum, &vm->vcpus[i].stats);
-	if (stats && *stats && strcmp(stats, "0"))
+	if (vm_stats_wanted())
 		exit_stats_print(sum, stderr, 12);
 }
 

@@ -112,6 +112,8 @@ struct vm_outcome {
 /* Builds and runs one VM until it ends; returns its exit status (also in
  * out, with the reason). A failure to build is KVMINI_EXIT_ERROR. */
 int vm_run(const struct vm_env *env, struct vm_outcome *out);
+/* KVMINI_STATS set, non-empty and not "0": print counters on stderr. */
+bool vm_stats_wanted(void);
 
 /* Ends the VM with status (the first caller wins) and says why. */
 void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
