@@ -5,18 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "vmm/cli.h"
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
 #include "state.h"
+#include "vmm/cli.h"
 #include "vmm/snapconf.h"
 #include "vmm/snapfile.h"
 #include "vmm/virtio_host.h"

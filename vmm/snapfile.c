@@ -2,7 +2,6 @@
 #include "vmm/snapfile.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
