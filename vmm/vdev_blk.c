@@ -16,7 +16,6 @@ struct blk_host {
 	struct virtio_blk dev;
 	bool ready;
 	struct io_watch done[VIRTIO_BLK_MAX_QUEUES];   /* engine completions */
-	struct iothread *io[VIRTIO_BLK_MAX_QUEUES];     /* each queue's */
 	struct vdev *v;
 };
 
@@ -29,7 +28,7 @@ static void completions(struct io_watch *w)
 		/* EAGAIN: another pass already took them; look anyway */
 	}
 	uint16_t q = (uint16_t)(w - b->done);
-	struct vq_poll_env env = iothread_poll_env(b->io[q]);
+	struct vq_poll_env env = iothread_poll_env(b->v->queue_io[q]);
 	virtio_blk_queue_poll(&b->dev, q, &env);
 }
 
@@ -74,7 +73,6 @@ static int create(struct vdev *v, int i, char *err, size_t errlen)
 		if (!io)
 			return -EAGAIN;
 		vdev_set_queue_io(v, q, io);
-		b->io[q] = io;
 		b->done[q] = (struct io_watch){ .fd = virtio_blk_queue_fd(&b->dev, q),
 						.cb = completions, .opaque = b };
 		if ((r = iothread_add(io, &b->done[q]))) {
