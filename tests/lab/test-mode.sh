@@ -86,5 +86,21 @@ if msg=$( (KVMINI_LAB=yes LAB_HOST_ROOT=$root lab_mode linux) 2>&1); then
 else
 	echo "ok   KVMINI_LAB=yes refused: $msg"
 fi
+echo "# KVMINI_LAB_TCG picks how TCG runs L1's CPUs; anything else is refused"
+for t in single multi; do
+	n=$((n + 1))
+	KVMINI_LAB_TCG=$t lab_arch x86_64
+	if [[ " ${LAB_QEMU[*]} " == *" -accel tcg,thread=$t "* ]]; then
+		echo "ok   KVMINI_LAB_TCG=$t: ${LAB_QEMU[*]:0:3}"
+	else
+		echo "FAIL KVMINI_LAB_TCG=$t: ${LAB_QEMU[*]}"; fails=$((fails + 1))
+	fi
+done
+n=$((n + 1))
+if msg=$( (KVMINI_LAB_TCG=many lab_arch aarch64) 2>&1); then
+	echo "FAIL KVMINI_LAB_TCG=many accepted"; fails=$((fails + 1))
+else
+	echo "ok   KVMINI_LAB_TCG=many refused: $msg"
+fi
 echo "$((n - fails))/$n passed"
 [ $fails = 0 ]
