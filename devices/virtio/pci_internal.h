@@ -1,6 +1,7 @@
-/* Shared between the two halves of the virtio-pci transport: pci.c (modern
- * capabilities, config space, set-up) and pci_legacy.c (the legacy I/O
- * BAR). Not for use outside devices/virtio/pci*.c. */
+/* Shared between the parts of the virtio-pci transport: pci.c (core:
+ * interrupts, notifications, config space, capabilities, set-up),
+ * pci_modern.c (the modern BAR) and pci_legacy.c (the legacy I/O BAR).
+ * Not for use outside devices/virtio/pci*.c. */
 #ifndef KVMINI_DEVICES_VIRTIO_PCI_INTERNAL_H
 #define KVMINI_DEVICES_VIRTIO_PCI_INTERNAL_H
 
@@ -16,6 +17,8 @@
 /* Little-endian register values of len (1, 2, 4 or 8) bytes. */
 uint32_t vp_get_le(const uint8_t *b, uint32_t len);
 void vp_put_le(uint8_t *b, uint32_t len, uint64_t v);
+/* The device's number of queues. */
+uint16_t vp_nqueues(const struct virtio_dev *d);
 /* Queue q of the device, or NULL when out of range. */
 struct virtq *vp_vq_of(struct virtio_pci *p, uint32_t q);
 /* v if it names an MSI-X vector of this function, else VIRTIO_PCI_NO_VECTOR. */
@@ -26,5 +29,11 @@ void vp_write_status(struct virtio_pci *p, uint32_t value);
 uint32_t vp_queue_kick(struct virtio_pci *p, uint32_t q);
 /* Calls the device's queue_notify (d->lock not held). */
 void vp_kick(struct virtio_dev *d, uint32_t q);
+/* The modern BAR at offset off, as the PCI_CFG window reaches it: a read
+ * (takes d->lock), and a write with d->lock held that returns the queue to
+ * kick (vp_kick, after the lock is dropped) or NO_NOTIFY. */
+void vp_modern_read(struct virtio_pci *p, uint64_t off, uint8_t *data, uint32_t len);
+uint32_t vp_modern_write_locked(struct virtio_pci *p, uint64_t off, const uint8_t *data,
+				uint32_t len);
 
 #endif
