@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/cli.h"
 #include "vmm/size.h"
 
 #define PROG "kvmini-blkpath"
@@ -150,7 +151,7 @@ static int parse_opts(int argc, char **argv, struct bp_opts *o, double *ramp)
 			if (!strcmp(optarg, "direct")) o->notify_direct = true;
 			else if (strcmp(optarg, "eventfd")) r = bad("--notify", optarg, "is not eventfd or direct");
 			break;
-		case O_POLL: r = parse_uint("--poll", optarg, 0, 10000, &o->poll_us); break;
+		case O_POLL: r = parse_uint("--poll", optarg, 0, CLI_MAX_DISK_POLL_US, &o->poll_us); break;
 		case O_NO_EVENT_IDX: o->event_idx = false; break;
 		case O_NO_INDIRECT: o->indirect = false; break;
 		case O_JSON: o->json = true; break;
