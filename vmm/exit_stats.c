@@ -193,15 +193,15 @@ static void sites_print(const struct exit_sites *t, FILE *f, const char *what, i
 {
 	const struct exit_site *e[EXIT_STATS_SITES];
 	int n = exit_stats_top(t, e, top < EXIT_STATS_SITES ? top : EXIT_STATS_SITES);
-	uint64_t shown = 0;
+	uint64_t shown = 0, all = sites_sum(t);
 
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "kvmini: exits: %s 0x%" PRIx64 ": %" PRIu64 " (%" PRIu64 " reads, %" PRIu64
 			" writes)\n", what, e[i]->addr, busy(e[i]), e[i]->reads, e[i]->writes);
 		shown += busy(e[i]);
 	}
-	if (sites_sum(t) > shown)
-		fprintf(f, "kvmini: exits: %s elsewhere: %" PRIu64 "\n", what, sites_sum(t) - shown);
+	if (all > shown)
+		fprintf(f, "kvmini: exits: %s elsewhere: %" PRIu64 "\n", what, all - shown);
 }
 
 void exit_stats_print(const struct exit_stats *s, FILE *f, int top)
